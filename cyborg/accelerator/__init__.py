@@ -1,0 +1,1 @@
+"""Accelerator hardware: the driver plugins and the data they report."""

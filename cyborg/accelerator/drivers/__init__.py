@@ -1,0 +1,1 @@
+"""Driver plugins, loaded by name from the cyborg.accelerator.driver namespace."""

@@ -1,0 +1,1 @@
+"""cyborg-agent: discovery on one compute host, and programming its devices."""

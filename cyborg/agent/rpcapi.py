@@ -1,0 +1,53 @@
+"""Client side of the agent's RPC API (topic ``cyborg-agent``, server = host).
+
+Callers: conductors. Every method is idempotent on the agent: a retry after
+a lost answer returns the earlier result instead of repeating the work.
+
+Version history:
+
+* 1.0 - program, create_mdev, remove_mdev, rediscover
+"""
+
+from cyborg import rpc
+
+RPC_API_VERSION = '1.0'
+
+
+class AgentAPI:
+    """Calls to the agent of one host (its [DEFAULT] host)."""
+
+    def __init__(self, transport, timeout=None):
+        self._client = rpc.get_client(transport, rpc.AGENT_TOPIC,
+                                      RPC_API_VERSION, timeout=timeout)
+
+    def program(self, context, host, controlpath, image_uuid, driver_name,
+                checksum=None, checksum_algo=None):
+        """Program a bitstream (Glance image) onto the device at controlpath.
+
+        ``controlpath`` is ``inventory.ControlPath.to_dict()``. The agent
+        downloads the image, verifies it against ``checksum`` (its
+        os_hash_value, with os_hash_algo ``checksum_algo``; md5 ``checksum``
+        when no algo), programs through the driver, and skips the work when
+        the region already holds this image. Returns True.
+        """
+        cctxt = self._client.prepare(server=host, version='1.0')
+        return cctxt.call(context, 'program', controlpath=controlpath,
+                          image_uuid=image_uuid, driver_name=driver_name,
+                          checksum=checksum, checksum_algo=checksum_algo)
+
+    def create_mdev(self, context, host, pci_address, mdev_type, mdev_uuid):
+        """Create the mdev of that uuid and type on the GPU (idempotent)."""
+        cctxt = self._client.prepare(server=host, version='1.0')
+        return cctxt.call(context, 'create_mdev', pci_address=pci_address,
+                          mdev_type=mdev_type, mdev_uuid=mdev_uuid)
+
+    def remove_mdev(self, context, host, pci_address, mdev_type, mdev_uuid):
+        """Remove the mdev of that uuid (idempotent: absent is success)."""
+        cctxt = self._client.prepare(server=host, version='1.0')
+        return cctxt.call(context, 'remove_mdev', pci_address=pci_address,
+                          mdev_type=mdev_type, mdev_uuid=mdev_uuid)
+
+    def rediscover(self, context, host):
+        """Ask the agent to discover and report now (cast)."""
+        cctxt = self._client.prepare(server=host, version='1.0')
+        cctxt.cast(context, 'rediscover')

@@ -1,0 +1,1 @@
+"""Console scripts: cyborg-api, -conductor, -agent, -dbsync, -status, -all-in-one."""

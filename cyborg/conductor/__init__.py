@@ -1,0 +1,1 @@
+"""cyborg-conductor: device data, Placement sync, ARQ binding, recovery."""

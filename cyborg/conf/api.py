@@ -1,0 +1,47 @@
+"""Options of the [api] group: how cyborg-api listens and builds links."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup('api', title='API options',
+                     help='Options for the cyborg-api service.')
+
+opts = [
+    cfg.HostAddressOpt('host_ip',
+                       default='127.0.0.1',
+                       help='Address the standalone API server listens on.'),
+    cfg.PortOpt('port',
+                default=6666,
+                help='Port the standalone API server listens on.'),
+    cfg.IntOpt('api_workers',
+               min=1,
+               help='Worker processes of the standalone API server. '
+                    'Defaults to the number of CPUs.'),
+    cfg.BoolOpt('enable_ssl_api',
+                default=False,
+                help='Serve the standalone API over TLS; the certificate '
+                     'and key come from the [ssl] group.'),
+    cfg.StrOpt('public_endpoint',
+               help='Base URL put in the links of API responses, for when '
+                    'the API sits behind a proxy that rewrites the URL, '
+                    'e.g. https://cloud.example.com/accelerator. When unset '
+                    'links are built from the request URL.'),
+    cfg.IntOpt('max_limit',
+               default=1000, min=1,
+               help='Largest page a list request may ask for with '
+                    '"limit"; larger values are clamped to it.'),
+    cfg.BoolOpt('require_service_token_for_bind',
+                default=True,
+                help='Binding, unbinding and deleting ARQs by instance '
+                     '(what only Nova does) require a Keystone service '
+                     'token, as upstream Cyborg does. When false, the admin '
+                     'role is accepted instead.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(opts, group=GROUP)
+
+
+def list_opts():
+    return {GROUP: opts}

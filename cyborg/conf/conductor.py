@@ -1,0 +1,45 @@
+"""Options of the [conductor] group: Placement sync, recovery and Nova events."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup('conductor', title='Conductor options',
+                     help='Options for the cyborg-conductor service.')
+
+opts = [
+    cfg.IntOpt('workers',
+               default=1, min=1,
+               help='RPC server threads of one conductor process.'),
+    cfg.IntOpt('placement_retries',
+               default=5, min=1,
+               help='Attempts at one Placement write when Placement answers '
+                    'with a generation conflict (409) before the change is '
+                    'left to the next reconcile pass.'),
+    cfg.IntOpt('reconcile_interval',
+               default=600, min=0,
+               help='Seconds between two passes that re-derive Placement '
+                    'from the database, healing a Placement outage or '
+                    'manual edits. 0 disables the periodic pass; the pass '
+                    'at start-up always runs.'),
+    cfg.IntOpt('recovery_interval',
+               default=10, min=1,
+               help='Seconds between two scans for binds whose conductor '
+                    'lease expired and for Nova events still to send.'),
+    cfg.IntOpt('nova_event_max_attempts',
+               default=10, min=1,
+               help='Attempts at delivering one external event to Nova '
+                    '(with exponential backoff) before it is given up and '
+                    'logged.'),
+    cfg.IntOpt('agent_rpc_timeout',
+               default=120, min=1,
+               help='Seconds the conductor waits for an agent to answer a '
+                    'call (program a bitstream, create an mdev).'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(opts, group=GROUP)
+
+
+def list_opts():
+    return {GROUP: opts}

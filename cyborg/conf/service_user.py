@@ -1,0 +1,28 @@
+"""Options of the [service_user] group: our own service token on outbound calls."""
+
+from oslo_config import cfg
+
+from cyborg.conf import ksa
+
+GROUP = cfg.OptGroup('service_user', title='Service user options',
+                     help='Credentials of the cyborg service user, sent as '
+                          'a service token with calls made on behalf of a '
+                          'user.')
+
+opts = [
+    cfg.BoolOpt('send_service_user_token',
+                default=False,
+                help='Send a service token along with the user token on '
+                     'calls made on behalf of a user (image downloads), so '
+                     'that an expiring user token does not fail them.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(opts, group=GROUP)
+    ksa.register(conf, GROUP.name)
+
+
+def list_opts():
+    return {GROUP: ksa.list_opts(opts, adapter=False)}

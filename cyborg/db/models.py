@@ -1,0 +1,345 @@
+"""SQLAlchemy models: the schema of cyborg's database.
+
+The alembic migrations under ``migrations/`` must produce exactly this schema;
+a test compares the two on SQLite, MariaDB and PostgreSQL.
+
+Where upstream Cyborg's schema lets bad data in, ours refuses it at the
+database level: deployable names are unique (they name Placement providers),
+an attribute key appears once per deployable, an attach handle is held by at
+most one ARQ (unique ``attach_handle_id``), and resource class and traits are
+columns and rows of their own rather than magic attribute keys.
+"""
+
+from oslo_db.sqlalchemy import models
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+# Values of the enum columns. They are part of the schema: a new value needs
+# a migration.
+DEVICE_TYPES = ('GPU', 'FPGA', 'AICHIP', 'QAT', 'NIC', 'SSD')
+DEVICE_STATUSES = ('enabled', 'maintaining')
+CPID_TYPES = ('PCI',)
+ATTACH_TYPES = ('PCI', 'MDEV', 'TEST_PCI')
+ARQ_STATES = ('Initial', 'BindStarted', 'Bound', 'Unbound', 'BindFailed',
+              'UnbindFailed', 'Deleting')
+ARQ_SUBSTATES = ('Initial',)
+NOVA_EVENT_STATUSES = ('completed', 'failed')
+
+
+class CyborgBase(models.TimestampMixin, models.ModelBase):
+    """Base of every table: created_at/updated_at, InnoDB and utf8 on MySQL."""
+
+    def to_dict(self):
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+BASE = orm.declarative_base(cls=CyborgBase)
+
+_MYSQL_ARGS = {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4'}
+
+
+def _enum(values, name):
+    # Named, so PostgreSQL creates (and migrations can drop) the type by a
+    # stable name; no CHECK constraint, matching what migrations create.
+    return sa.Enum(*values, name=name, create_constraint=False)
+
+
+class Device(BASE):
+    """A physical accelerator card found on one host."""
+
+    __tablename__ = 'devices'
+    __table_args__ = (
+        sa.UniqueConstraint('uuid', name='uniq_devices0uuid'),
+        sa.Index('devices_hostname_idx', 'hostname'),
+        sa.Index('devices_type_idx', 'type'),
+        sa.Index('devices_vendor_idx', 'vendor'),
+        _MYSQL_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    uuid = sa.Column(sa.String(36), nullable=False)
+    type = sa.Column(_enum(DEVICE_TYPES, 'device_type'), nullable=False)
+    vendor = sa.Column(sa.String(255), nullable=False)
+    model = sa.Column(sa.String(255), nullable=False)
+    std_board_info = sa.Column(sa.Text, nullable=True)
+    vendor_board_info = sa.Column(sa.Text, nullable=True)
+    hostname = sa.Column(sa.String(255), nullable=False)
+    status = sa.Column(_enum(DEVICE_STATUSES, 'device_status'),
+                       nullable=False, default='enabled',
+                       server_default='enabled')
+    # Set when the device vanished from its host's report while an ARQ was
+    # still bound to one of its deployables; cleared when it comes back.
+    missing_since = sa.Column(sa.DateTime, nullable=True)
+
+
+class ControlpathID(BASE):
+    """How a host addresses a device (for PCI: its domain/bus/device/function)."""
+
+    __tablename__ = 'controlpath_ids'
+    __table_args__ = (
+        sa.UniqueConstraint('uuid', name='uniq_controlpath_ids0uuid'),
+        sa.Index('controlpath_ids_device_id_idx', 'device_id'),
+        _MYSQL_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    uuid = sa.Column(sa.String(36), nullable=False)
+    device_id = sa.Column(sa.Integer,
+                          sa.ForeignKey('devices.id', ondelete='RESTRICT'),
+                          nullable=False)
+    cpid_type = sa.Column(_enum(CPID_TYPES, 'cpid_type'), nullable=False)
+    cpid_info = sa.Column(sa.String(255), nullable=False)
+
+
+class Deployable(BASE):
+    """A schedulable unit of a device; one Placement provider each."""
+
+    __tablename__ = 'deployables'
+    __table_args__ = (
+        sa.UniqueConstraint('uuid', name='uniq_deployables0uuid'),
+        # The name is the identity of the Placement provider (its name, and
+        # its uuid derives from it): two deployables may not share one.
+        sa.UniqueConstraint('name', name='uniq_deployables0name'),
+        sa.Index('deployables_parent_id_idx', 'parent_id'),
+        sa.Index('deployables_root_id_idx', 'root_id'),
+        sa.Index('deployables_device_id_idx', 'device_id'),
+        sa.Index('deployables_rp_uuid_idx', 'rp_uuid'),
+        _MYSQL_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    uuid = sa.Column(sa.String(36), nullable=False)
+    parent_id = sa.Column(sa.Integer,
+                          sa.ForeignKey('deployables.id', ondelete='RESTRICT'),
+                          nullable=True)
+    root_id = sa.Column(sa.Integer,
+                        sa.ForeignKey('deployables.id', ondelete='RESTRICT'),
+                        nullable=True)
+    name = sa.Column(sa.String(255), nullable=False)
+    num_accelerators = sa.Column(sa.Integer, nullable=False)
+    device_id = sa.Column(sa.Integer,
+                          sa.ForeignKey('devices.id', ondelete='RESTRICT'),
+                          nullable=False)
+    rp_uuid = sa.Column(sa.String(36), nullable=True)
+    driver_name = sa.Column(sa.String(100), nullable=True)
+    bitstream_id = sa.Column(sa.String(36), nullable=True)
+    # Placement resource class of the provider; NULL when the driver reports
+    # none (such a deployable gets no provider).
+    resource_class = sa.Column(sa.String(255), nullable=True)
+    # Digest of the provider state last written to Placement successfully.
+    # Equal to the digest of the wanted state means "nothing to write".
+    placement_digest = sa.Column(sa.String(64), nullable=True)
+    missing_since = sa.Column(sa.DateTime, nullable=True)
+
+
+class DeployableTrait(BASE):
+    """A Placement trait the driver asks for on a deployable's provider."""
+
+    __tablename__ = 'deployable_traits'
+    __table_args__ = (
+        sa.UniqueConstraint('deployable_id', 'trait',
+                            name='uniq_deployable_traits0deployable_id0trait'),
+        _MYSQL_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    deployable_id = sa.Column(sa.Integer,
+                              sa.ForeignKey('deployables.id',
+                                            ondelete='CASCADE'),
+                              nullable=False)
+    trait = sa.Column(sa.String(255), nullable=False)
+
+
+class Attribute(BASE):
+    """A free-form key/value on a deployable (driver- or operator-set)."""
+
+    __tablename__ = 'attributes'
+    __table_args__ = (
+        sa.UniqueConstraint('uuid', name='uniq_attributes0uuid'),
+        sa.UniqueConstraint('deployable_id', 'key',
+                            name='uniq_attributes0deployable_id0key'),
+        sa.Index('attributes_key_idx', 'key'),
+        _MYSQL_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    uuid = sa.Column(sa.String(36), nullable=False)
+    deployable_id = sa.Column(sa.Integer,
+                              sa.ForeignKey('deployables.id',
+                                            ondelete='RESTRICT'),
+                              nullable=False)
+    key = sa.Column(sa.String(255), nullable=False)
+    value = sa.Column(sa.Text, nullable=False)
+
+
+class AttachHandle(BASE):
+    """One attachable function of a deployable (a PCI function, an mdev slot)."""
+
+    __tablename__ = 'attach_handles'
+    __table_args__ = (
+        sa.UniqueConstraint('uuid', name='uniq_attach_handles0uuid'),
+        sa.UniqueConstraint('deployable_id', 'attach_info',
+                            name='uniq_attach_handles0deployable_id0info'),
+        sa.Index('attach_handles_cpid_id_idx', 'cpid_id'),
+        # Serves "a free handle of this deployable", the bind-time claim.
+        sa.Index('attach_handles_deployable_id_in_use_idx',
+                 'deployable_id', 'in_use'),
+        _MYSQL_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    uuid = sa.Column(sa.String(36), nullable=False)
+    deployable_id = sa.Column(sa.Integer,
+                              sa.ForeignKey('deployables.id',
+                                            ondelete='RESTRICT'),
+                              nullable=False)
+    cpid_id = sa.Column(sa.Integer,
+                        sa.ForeignKey('controlpath_ids.id',
+                                      ondelete='RESTRICT'),
+                        nullable=False)
+    in_use = sa.Column(sa.Boolean, nullable=False, default=False,
+                       server_default=sa.false())
+    attach_type = sa.Column(_enum(ATTACH_TYPES, 'attach_type'),
+                            nullable=False)
+    attach_info = sa.Column(sa.String(255), nullable=False)
+
+
+class DeviceProfile(BASE):
+    """A named set of request groups: a flavor for accelerators."""
+
+    __tablename__ = 'device_profiles'
+    __table_args__ = (
+        sa.UniqueConstraint('uuid', name='uniq_device_profiles0uuid'),
+        sa.UniqueConstraint('name', name='uniq_device_profiles0name'),
+        _MYSQL_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    uuid = sa.Column(sa.String(36), nullable=False)
+    name = sa.Column(sa.String(255), nullable=False)
+    # {"groups": [{...}, ...]} as JSON text, as upstream stores it.
+    profile_json = sa.Column(sa.Text, nullable=False)
+    description = sa.Column(sa.Text, nullable=True)
+
+
+class ExtendedAcceleratorRequest(BASE):
+    """An ARQ: one accelerator asked for an instance, and its binding."""
+
+    __tablename__ = 'extended_accelerator_requests'
+    __table_args__ = (
+        sa.UniqueConstraint('uuid',
+                            name='uniq_extended_accelerator_requests0uuid'),
+        # A handle is held by one ARQ at most, whatever the application does.
+        sa.UniqueConstraint(
+            'attach_handle_id',
+            name='uniq_extended_accelerator_requests0attach_handle_id'),
+        sa.Index('extended_accelerator_requests_project_id_idx',
+                 'project_id'),
+        sa.Index('extended_accelerator_requests_state_idx', 'state'),
+        sa.Index('extended_accelerator_requests_device_profile_id_idx',
+                 'device_profile_id'),
+        sa.Index('extended_accelerator_requests_device_rp_uuid_idx',
+                 'device_rp_uuid'),
+        sa.Index('extended_accelerator_requests_instance_uuid_idx',
+                 'instance_uuid'),
+        sa.Index('extended_accelerator_requests_deployable_id_idx',
+                 'deployable_id'),
+        # Serves the recovery scan: binds whose lease ran out.
+        sa.Index('extended_accelerator_requests_state_lease_idx',
+                 'state', 'bind_lease_expires_at'),
+        _MYSQL_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    uuid = sa.Column(sa.String(36), nullable=False)
+    project_id = sa.Column(sa.String(255), nullable=True)
+    state = sa.Column(_enum(ARQ_STATES, 'arq_state'), nullable=False,
+                      default='Initial', server_default='Initial')
+    substate = sa.Column(_enum(ARQ_SUBSTATES, 'arq_substate'),
+                         nullable=False, default='Initial',
+                         server_default='Initial')
+    device_profile_id = sa.Column(sa.Integer,
+                                  sa.ForeignKey('device_profiles.id',
+                                                ondelete='RESTRICT'),
+                                  nullable=False)
+    device_profile_group_id = sa.Column(sa.Integer, nullable=False,
+                                        default=0, server_default='0')
+    hostname = sa.Column(sa.String(255), nullable=True)
+    device_rp_uuid = sa.Column(sa.String(36), nullable=True)
+    instance_uuid = sa.Column(sa.String(36), nullable=True)
+    attach_handle_id = sa.Column(sa.Integer,
+                                 sa.ForeignKey('attach_handles.id',
+                                               ondelete='RESTRICT'),
+                                 nullable=True)
+    deployable_id = sa.Column(sa.Integer,
+                              sa.ForeignKey('deployables.id',
+                                            ondelete='RESTRICT'),
+                              nullable=True)
+    # Durable bind work. bind_seq counts binds of this ARQ, so that each
+    # bind outcome is told to Nova exactly once; bind_started_at bounds the
+    # bind by [DEFAULT] bind_timeout; the lease says which conductor works
+    # on it and until when.
+    bind_seq = sa.Column(sa.Integer, nullable=False, default=0,
+                         server_default='0')
+    bind_started_at = sa.Column(sa.DateTime, nullable=True)
+    bind_lease_owner = sa.Column(sa.String(255), nullable=True)
+    bind_lease_expires_at = sa.Column(sa.DateTime, nullable=True)
+    bind_error = sa.Column(sa.Text, nullable=True)
+
+
+class NovaEvent(BASE):
+    """An outbox row: an accelerator-request-bound event Nova must receive.
+
+    Written in the same transaction that moves the ARQ to Bound or
+    BindFailed, so an outcome is never lost, and unique per (ARQ, bind), so
+    it is never queued twice.
+    """
+
+    __tablename__ = 'nova_events'
+    __table_args__ = (
+        sa.UniqueConstraint('arq_uuid', 'bind_seq',
+                            name='uniq_nova_events0arq_uuid0bind_seq'),
+        sa.Index('nova_events_sent_at_next_attempt_at_idx',
+                 'sent_at', 'next_attempt_at'),
+        sa.Index('nova_events_instance_uuid_idx', 'instance_uuid'),
+        _MYSQL_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    # Not a foreign key: the event outlives an ARQ deleted right after bind.
+    arq_uuid = sa.Column(sa.String(36), nullable=False)
+    bind_seq = sa.Column(sa.Integer, nullable=False)
+    instance_uuid = sa.Column(sa.String(36), nullable=False)
+    status = sa.Column(_enum(NOVA_EVENT_STATUSES, 'nova_event_status'),
+                       nullable=False)
+    attempts = sa.Column(sa.Integer, nullable=False, default=0,
+                         server_default='0')
+    next_attempt_at = sa.Column(sa.DateTime, nullable=True)
+    sent_at = sa.Column(sa.DateTime, nullable=True)
+    # Set when delivery was given up after [conductor]
+    # nova_event_max_attempts, so the row stops being retried.
+    abandoned_at = sa.Column(sa.DateTime, nullable=True)
+    lease_owner = sa.Column(sa.String(255), nullable=True)
+    lease_expires_at = sa.Column(sa.DateTime, nullable=True)
+
+
+class AgentHost(BASE):
+    """What the conductors know of one agent's host.
+
+    ``report_fingerprint`` is the digest of the last full report applied, so
+    a heartbeat carrying the same fingerprint costs no diff and no Placement
+    call; ``compute_rp_uuid`` is the compute node provider the agent found.
+    """
+
+    __tablename__ = 'agent_hosts'
+    __table_args__ = (
+        sa.UniqueConstraint('hostname', name='uniq_agent_hosts0hostname'),
+        _MYSQL_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    hostname = sa.Column(sa.String(255), nullable=False)
+    rpc_host = sa.Column(sa.String(255), nullable=False)
+    compute_rp_uuid = sa.Column(sa.String(36), nullable=True)
+    report_fingerprint = sa.Column(sa.String(64), nullable=True)
+    last_seen_at = sa.Column(sa.DateTime, nullable=True)

@@ -1,0 +1,148 @@
+"""Domain exceptions. They carry no HTTP status: the API maps them.
+
+``cyborg.api.errors`` maps NotFound to 404, Forbidden to 403, Conflict to
+409, Invalid to 400 centrally; anything unmapped is a logged 500. Each class
+formats ``msg_fmt`` with the keyword arguments it is raised with.
+"""
+
+import logging
+
+LOG = logging.getLogger(__name__)
+
+
+class CyborgException(Exception):
+    """Base of every cyborg error."""
+
+    msg_fmt = 'An unknown exception occurred.'
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError):
+                LOG.exception('Cannot format %s with %s',
+                              type(self).__name__, kwargs)
+                message = self.msg_fmt
+        self.message = str(message)
+        super().__init__(self.message)
+
+
+class NotFound(CyborgException):
+    msg_fmt = 'Resource could not be found.'
+
+
+class Invalid(CyborgException):
+    msg_fmt = 'Invalid request: %(reason)s'
+
+
+class Conflict(CyborgException):
+    msg_fmt = 'Conflict: %(reason)s'
+
+
+class Forbidden(CyborgException):
+    msg_fmt = 'Forbidden: %(reason)s'
+
+
+class ServiceUnavailable(CyborgException):
+    msg_fmt = 'Service unavailable: %(reason)s'
+
+
+# Not found
+class DeviceProfileNotFound(NotFound):
+    msg_fmt = 'Device profile %(ident)s could not be found.'
+
+
+class ARQNotFound(NotFound):
+    msg_fmt = 'Accelerator request %(uuid)s could not be found.'
+
+
+class DeviceNotFound(NotFound):
+    msg_fmt = 'Device %(uuid)s could not be found.'
+
+
+class DeployableNotFound(NotFound):
+    msg_fmt = 'Deployable %(ident)s could not be found.'
+
+
+class AttributeNotFound(NotFound):
+    msg_fmt = 'Attribute %(uuid)s could not be found.'
+
+
+class ResourceProviderNotFound(NotFound):
+    msg_fmt = 'Resource provider %(name)s was not found in Placement.'
+
+
+class ImageNotFound(NotFound):
+    msg_fmt = 'Bitstream image %(image)s could not be found.'
+
+
+class UnknownHost(NotFound):
+    msg_fmt = 'Host %(hostname)s is not known to cyborg.'
+
+
+# Conflicts
+class DuplicateDeviceProfile(Conflict):
+    msg_fmt = 'A device profile with %(field)s %(value)s already exists.'
+
+
+class DeviceProfileInUse(Conflict):
+    msg_fmt = ('Device profile %(name)s is used by accelerator requests '
+               'and cannot be deleted.')
+
+
+class ARQBadState(Conflict):
+    msg_fmt = ('Accelerator request %(uuid)s is in state %(state)s; '
+               '%(action)s needs one of %(expected)s.')
+
+
+class NoFreeAttachHandle(Conflict):
+    msg_fmt = 'No free accelerator left on deployable %(deployable)s.'
+
+
+class PlacementConflict(Conflict):
+    msg_fmt = 'Placement kept answering conflicts for %(what)s.'
+
+
+class DuplicateAttribute(Conflict):
+    msg_fmt = 'Deployable %(deployable_id)s already has attribute %(key)s.'
+
+
+# Invalid input
+class InvalidReport(Invalid):
+    msg_fmt = 'Invalid report from host %(hostname)s: %(reason)s'
+
+
+class InvalidDriver(Invalid):
+    msg_fmt = 'Accelerator driver %(name)s cannot be loaded: %(reason)s'
+
+
+class InvalidConfig(Invalid):
+    msg_fmt = 'Invalid configuration of %(option)s: %(reason)s'
+
+
+class InvalidVGPUType(Invalid):
+    msg_fmt = ('vGPU type %(vgpu_type)s is not offered by the GPU at '
+               '%(address)s.')
+
+
+class BitstreamChecksumMismatch(Invalid):
+    msg_fmt = ('Bitstream image %(image)s does not match its recorded '
+               'checksum.')
+
+
+# Failures of a remote side
+class AgentUnreachable(ServiceUnavailable):
+    msg_fmt = 'The agent on host %(host)s did not answer: %(reason)s'
+
+
+class PlacementUnavailable(ServiceUnavailable):
+    msg_fmt = 'Placement could not be reached: %(reason)s'
+
+
+class ProgrammingFailed(CyborgException):
+    msg_fmt = 'Programming %(target)s failed: %(reason)s'
+
+
+class NovaEventRejected(CyborgException):
+    msg_fmt = 'Nova rejected external events: %(reason)s'

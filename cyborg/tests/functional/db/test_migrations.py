@@ -1,0 +1,80 @@
+"""The alembic migrations build exactly the models' schema, on every backend."""
+
+import contextlib
+import tempfile
+import pathlib
+import unittest
+
+from oslo_db.sqlalchemy import test_migrations
+import pytest
+import sqlalchemy as sa
+
+from cyborg.db import migration
+from cyborg.db import models
+from cyborg.tests.fixtures import database as db_fixture
+
+
+class _ModelsMigrationsSync(test_migrations.ModelsMigrationsSync):
+    """oslo.db's comparison of a migrated database with the models."""
+
+    DATABASE_TYPE = None
+
+    def setUp(self):
+        super().setUp()
+        stack = contextlib.ExitStack()
+        self.addCleanup(stack.close)
+        tmp = pathlib.Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        self.engine = stack.enter_context(
+            db_fixture.empty_database(self.DATABASE_TYPE, tmp))
+
+    def get_engine(self):
+        return self.engine
+
+    def get_metadata(self):
+        return models.BASE.metadata
+
+    def db_sync(self, engine):
+        migration.upgrade('head', engine=engine)
+
+
+class TestModelsMigrationsSyncSQLite(_ModelsMigrationsSync, unittest.TestCase):
+    DATABASE_TYPE = 'sqlite'
+
+
+class TestModelsMigrationsSyncMySQL(_ModelsMigrationsSync, unittest.TestCase):
+    DATABASE_TYPE = 'mysql'
+
+
+class TestModelsMigrationsSyncPostgreSQL(_ModelsMigrationsSync,
+                                         unittest.TestCase):
+    DATABASE_TYPE = 'postgresql'
+
+
+@pytest.mark.parametrize('database_type', db_fixture.BACKENDS)
+def test_upgrade_from_empty_then_again_is_a_noop(database_type, tmp_path):
+    with db_fixture.empty_database(database_type, tmp_path) as engine:
+        assert migration.version(engine=engine) is None
+        migration.upgrade('head', engine=engine)
+        assert migration.version(engine=engine) == migration.head()
+        tables = set(sa.inspect(engine).get_table_names())
+        assert set(models.BASE.metadata.tables) <= tables
+
+        migration.upgrade('head', engine=engine)
+        assert migration.version(engine=engine) == migration.head()
+        assert set(sa.inspect(engine).get_table_names()) == tables
+
+
+def test_every_filter_column_is_indexed():
+    """The API's list filters must not scan: each has an index."""
+    wanted = {
+        'extended_accelerator_requests': {'instance_uuid', 'state',
+                                          'project_id', 'device_rp_uuid'},
+        'devices': {'hostname', 'type', 'vendor'},
+        'device_profiles': {'name'},
+    }
+    for table_name, columns in wanted.items():
+        table = models.BASE.metadata.tables[table_name]
+        leading = {idx.columns[0].name for idx in table.indexes}
+        leading |= {c.columns[0].name for c in table.constraints
+                    if isinstance(c, sa.UniqueConstraint)}
+        assert columns <= leading, (table_name, columns - leading)
