@@ -39,3 +39,23 @@ def any_db(request, tmp_path):
 @pytest.fixture
 def admin_context():
     return cyborg_context.get_admin_context()
+
+
+@pytest.fixture(scope='session')
+def placement_service(tmp_path_factory):
+    """A real Placement (openstack-placement) on a loopback port.
+
+    One per test process: Placement's database setup is process-global.
+    Tests share it, so each creates providers under names of its own.
+    """
+    from cyborg import embedded_placement
+    path = tmp_path_factory.mktemp('placement') / 'placement.sqlite'
+    return embedded_placement.start(str(path))
+
+
+@pytest.fixture
+def placement_conf(conf, placement_service):
+    """conf with [placement] pointing at the real test Placement."""
+    from cyborg.clients import placement as placement_client
+    placement_client.configure_noauth(conf, placement_service.endpoint)
+    return conf

@@ -1,0 +1,1 @@
+"""Adapters for the services cyborg calls: Placement, Nova, Glance."""
