@@ -13,7 +13,8 @@ def register(conf, group, service_type=None):
     ks_loading.register_session_conf_options(conf, group)
     ks_loading.register_auth_conf_options(conf, group)
     if service_type:
-        ks_loading.register_adapter_conf_options(conf, group)
+        ks_loading.register_adapter_conf_options(conf, group,
+                                                 include_deprecated=False)
         conf.set_default('service_type', service_type, group=group)
         conf.set_default('valid_interfaces', ['internal', 'public'],
                          group=group)

@@ -1,0 +1,13 @@
+"""Exceptions os_acc raises to its caller."""
+
+
+class OsAccException(Exception):
+    """Base of os_acc's errors."""
+
+
+class PlugException(OsAccException):
+    """Accelerators could not be acquired for an instance."""
+
+
+class UnplugException(OsAccException):
+    """Accelerators could not be released from an instance."""
