@@ -146,3 +146,83 @@ class ProgrammingFailed(CyborgException):
 
 class NovaEventRejected(CyborgException):
     msg_fmt = 'Nova rejected external events: %(reason)s'
+
+
+# API (added for cyborg-api)
+class PolicyNotAuthorized(Forbidden):
+    msg_fmt = 'Policy does not allow %(action)s to be performed.'
+
+
+class InstanceAlreadyHasARQs(Invalid):
+    msg_fmt = ('Instance %(instance)s already has accelerator requests; '
+               'adding more to it is not supported.')
+
+
+# Agent and drivers
+class ComputeNodeProviderNotFound(ResourceProviderNotFound):
+    msg_fmt = ('No compute node resource provider named %(names)s in '
+               'Placement after %(attempts)d attempt(s); set [agent] '
+               'resource_provider_name to the name nova-compute registered '
+               'for this host.')
+
+
+class MdevOperationFailed(CyborgException):
+    msg_fmt = ('Could not %(action)s mdev %(uuid)s of type %(mdev_type)s on '
+               '%(address)s: %(reason)s')
+
+
+# Placement sync and discovery reports (conductor)
+class GenerationConflict(Conflict):
+    msg_fmt = ('Resource provider %(uuid)s changed while it was being '
+               'updated (generation conflict).')
+
+
+class ResourceProviderInUse(Conflict):
+    msg_fmt = 'Resource provider %(uuid)s is in use: %(reason)s'
+
+
+class InventoryInUse(Conflict):
+    msg_fmt = 'Inventory of resource provider %(uuid)s is in use: %(reason)s'
+
+
+class ResourceProviderNameClash(Conflict):
+    msg_fmt = ('Resource provider name %(name)s is taken by provider '
+               '%(uuid)s, not by the one cyborg derives from that name.')
+
+
+class ReportConflict(Conflict):
+    msg_fmt = ('The report of host %(hostname)s kept colliding with '
+               'concurrent changes; send it again.')
+
+
+# Binding (conductor)
+class NoDeployableForProvider(NotFound):
+    msg_fmt = 'No deployable is behind resource provider %(rp_uuid)s.'
+
+
+class BindNotOwned(Conflict):
+    msg_fmt = ('The bind of accelerator request %(arq)s is no longer this '
+               "worker's: it was taken over, unbound or deleted.")
+
+
+class DeployableReprogrammed(Conflict):
+    msg_fmt = ('Deployable %(deployable)s was reprogrammed with bitstream '
+               '%(current)s while this bind needed %(wanted)s.')
+
+
+class DeployableInUse(Conflict):
+    msg_fmt = ('Deployable %(deployable)s holds %(count)d attached '
+               'accelerators; it cannot be reprogrammed with %(image)s now.')
+
+
+class InvalidBitstreamRequest(Invalid):
+    msg_fmt = 'Cannot program a bitstream: %(reason)s'
+
+
+class BindTimedOut(CyborgException):
+    msg_fmt = ('The bind did not finish within [DEFAULT] bind_timeout '
+               '(%(seconds)d s) of its start.')
+
+
+class NovaUnavailable(ServiceUnavailable):
+    msg_fmt = 'Nova could not be reached: %(reason)s'

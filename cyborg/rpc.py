@@ -8,6 +8,8 @@ caller, because that module is in ``allowed_remote_exmods``.
 """
 
 import oslo_messaging as messaging
+from oslo_messaging._metrics import client as messaging_metrics
+from oslo_messaging._tracing import client as messaging_tracing
 
 from cyborg import context as cyborg_context
 
@@ -38,10 +40,30 @@ def set_defaults(conf):
     messaging.set_transport_defaults(control_exchange=CONTROL_EXCHANGE)
 
 
-def get_transport(conf):
-    """The RPC transport of [DEFAULT] transport_url (fake:// in-process)."""
+def register_client_opts(conf):
+    """Register the options oslo.messaging's RPC client reads from conf.
+
+    Its client reads [oslo_messaging_metrics] and [oslo_messaging_tracing]
+    from the transport's ConfigOpts but registers them on the global
+    cfg.CONF only; with our private ConfigOpts every call and cast would
+    fail. Registering again is harmless.
+    """
+    conf.register_opts(messaging_metrics.oslo_messaging_metrics,
+                       group='oslo_messaging_metrics')
+    conf.register_opts(messaging_tracing.oslo_messaging_tracing,
+                       group='oslo_messaging_tracing')
+
+
+def get_transport(conf, url=None):
+    """The RPC transport of ``url`` or [DEFAULT] transport_url.
+
+    ``fake://`` is oslo.messaging's in-memory transport: every RPC client and
+    server of one process meet there (the all-in-one service, tests).
+    """
     set_defaults(conf)
-    return messaging.get_rpc_transport(conf, allowed_remote_exmods=ALLOWED_EXMODS)
+    register_client_opts(conf)
+    return messaging.get_rpc_transport(conf, url=url,
+                                       allowed_remote_exmods=ALLOWED_EXMODS)
 
 
 def get_client(transport, topic, version, server=None, timeout=None):

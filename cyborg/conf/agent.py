@@ -34,8 +34,9 @@ opts = [
 
 
 def register_opts(conf):
-    conf.register_group(GROUP)
-    conf.register_opts(opts, group=GROUP)
+    # By name, not GROUP: oslo.config would share GROUP's option state
+    # (overrides included) between every ConfigOpts it is registered in.
+    conf.register_opts(opts, group=GROUP.name)
 
 
 def list_opts():

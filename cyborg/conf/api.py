@@ -16,10 +16,20 @@ opts = [
                min=1,
                help='Worker processes of the standalone API server. '
                     'Defaults to the number of CPUs.'),
+    cfg.IntOpt('api_threads',
+               default=8, min=1,
+               help='Threads per worker process of the standalone API '
+                    'server.'),
     cfg.BoolOpt('enable_ssl_api',
                 default=False,
-                help='Serve the standalone API over TLS; the certificate '
-                     'and key come from the [ssl] group.'),
+                help='Serve the standalone API over TLS with '
+                     'ssl_cert_file and ssl_key_file.'),
+    cfg.StrOpt('ssl_cert_file',
+               help='PEM certificate of the standalone API server, when '
+                    'enable_ssl_api is set.'),
+    cfg.StrOpt('ssl_key_file',
+               help='PEM private key of the standalone API server, when '
+                    'enable_ssl_api is set.'),
     cfg.StrOpt('public_endpoint',
                help='Base URL put in the links of API responses, for when '
                     'the API sits behind a proxy that rewrites the URL, '
@@ -39,8 +49,9 @@ opts = [
 
 
 def register_opts(conf):
-    conf.register_group(GROUP)
-    conf.register_opts(opts, group=GROUP)
+    # By name, not GROUP: oslo.config would share GROUP's option state
+    # (overrides included) between every ConfigOpts it is registered in.
+    conf.register_opts(opts, group=GROUP.name)
 
 
 def list_opts():

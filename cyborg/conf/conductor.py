@@ -6,9 +6,6 @@ GROUP = cfg.OptGroup('conductor', title='Conductor options',
                      help='Options for the cyborg-conductor service.')
 
 opts = [
-    cfg.IntOpt('workers',
-               default=1, min=1,
-               help='RPC server threads of one conductor process.'),
     cfg.IntOpt('placement_retries',
                default=5, min=1,
                help='Attempts at one Placement write when Placement answers '
@@ -37,8 +34,9 @@ opts = [
 
 
 def register_opts(conf):
-    conf.register_group(GROUP)
-    conf.register_opts(opts, group=GROUP)
+    # By name, not GROUP: oslo.config would share GROUP's option state
+    # (overrides included) between every ConfigOpts it is registered in.
+    conf.register_opts(opts, group=GROUP.name)
 
 
 def list_opts():

@@ -28,8 +28,9 @@ vgpu_type_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(GROUP)
-    conf.register_opts(opts, group=GROUP)
+    # By name, not GROUP: oslo.config would share GROUP's option state
+    # (overrides included) between every ConfigOpts it is registered in.
+    conf.register_opts(opts, group=GROUP.name)
 
 
 def register_vgpu_type_groups(conf):

@@ -10,7 +10,6 @@ GROUP = cfg.OptGroup('nova', title='Nova options',
 
 
 def register_opts(conf):
-    conf.register_group(GROUP)
     ksa.register(conf, GROUP.name, service_type='compute')
 
 

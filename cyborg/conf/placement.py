@@ -9,7 +9,6 @@ GROUP = cfg.OptGroup('placement', title='Placement options',
 
 
 def register_opts(conf):
-    conf.register_group(GROUP)
     ksa.register(conf, GROUP.name, service_type='placement')
 
 

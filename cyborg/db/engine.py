@@ -15,10 +15,19 @@ _configured = False
 
 def configure(conf):
     """Point the transaction context at conf's [database] options, once."""
+    configure_options(_database_options(conf))
+
+
+def configure_options(options):
+    """Configure the transaction context from enginefacade keyword options.
+
+    The context can be configured once per process; later calls are no-ops
+    (tests then swap engines in with ``context_manager.patch_engine``).
+    """
     global _configured
     if _configured:
         return
-    context_manager.configure(**_database_options(conf))
+    context_manager.configure(**options)
     _configured = True
 
 
