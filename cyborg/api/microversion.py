@@ -1,0 +1,107 @@
+"""API microversions: the canonical list and the middleware that picks one.
+
+A request names its version with ``OpenStack-API-Version: accelerator 2.2``
+(or ``latest``). Upstream Cyborg also accepts a bare ``2.2``, so we do too,
+with a deprecation warning in the log. No header means the minimum, 2.0. A
+version outside the list, or one we cannot parse, is a 406.
+
+The check for a version sits next to the behaviour it changes, e.g.
+``if version.matches((2, 3)): body['status'] = ...``.
+"""
+
+import logging
+
+import microversion_parse
+
+from cyborg.api import errors
+
+LOG = logging.getLogger(__name__)
+
+SERVICE_TYPE = 'accelerator'
+ENVIRON_KEY = 'cyborg.microversion'
+HEADER = 'OpenStack-API-Version'
+
+# The Canonical Version List, oldest first.
+VERSIONS = [
+    '2.0',  # Baseline v2 API.
+    '2.1',  # PATCH /v2/accelerator_requests accepts a /project_id path.
+    '2.2',  # GET /v2/device_profiles/{name} finds a profile by name.
+    '2.3',  # Devices show their "status" (enabled / maintaining).
+]
+
+MIN_VERSION = VERSIONS[0]
+MAX_VERSION = VERSIONS[-1]
+
+
+def parse(header_value):
+    """The Version a request's header value asks for; 406 if unacceptable.
+
+    ``header_value`` is the raw header (None when absent).
+    """
+    value = None
+    if header_value:
+        value = microversion_parse.get_version(
+            {'openstack-api-version': header_value}, SERVICE_TYPE)
+        if value is None and ' ' not in header_value.strip():
+            # The bare "2.1" form upstream still honours.
+            LOG.warning('Deprecated OpenStack-API-Version value %r: use '
+                        '"accelerator %s".', header_value,
+                        header_value.strip())
+            value = header_value.strip()
+    try:
+        return microversion_parse.extract_version(
+            {'openstack-api-version': '%s %s' % (SERVICE_TYPE, value)}
+            if value else {}, SERVICE_TYPE, VERSIONS)
+    except (ValueError, TypeError):
+        raise errors.NotAcceptable(
+            'Version %s was requested but the minor version is not '
+            'supported by this service. The supported version range is: '
+            '[%s, %s].' % (value, MIN_VERSION, MAX_VERSION),
+            code=errors.BAD_MICROVERSION)
+
+
+# Parsed once: the Version every request without a header gets.
+_DEFAULT = parse(None)
+
+
+def _is_versioned(path):
+    # The version documents at "/" are outside v2; everything else is v2
+    # (a path not starting with /v2 is routed as if it did).
+    return path not in ('', '/')
+
+
+class MicroversionMiddleware:
+    """Chooses the version of a request and advertises the range.
+
+    Sits outside the fault wrapper so that error responses carry the
+    version headers too.
+    """
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        if not _is_versioned(environ.get('PATH_INFO', '')):
+            return self.application(environ, start_response)
+        header_value = environ.get('HTTP_OPENSTACK_API_VERSION')
+        try:
+            version = parse(header_value) if header_value else _DEFAULT
+        except errors.NotAcceptable as exc:
+            resp = errors.fault_response(406, exc.message, exc.code)
+            _add_headers(resp.headerlist, None)
+            return resp(environ, start_response)
+        environ[ENVIRON_KEY] = version
+
+        def versioned_start_response(status, headers, exc_info=None):
+            _add_headers(headers, version)
+            return start_response(status, headers, exc_info)
+
+        return self.application(environ, versioned_start_response)
+
+
+def _add_headers(headers, version):
+    headers.append(('OpenStack-API-Minimum-Version', MIN_VERSION))
+    headers.append(('OpenStack-API-Maximum-Version', MAX_VERSION))
+    if version is not None:
+        headers.append((HEADER, '%s %s' % (SERVICE_TYPE, version)))
+    headers.append(('Vary', HEADER))

@@ -1,0 +1,68 @@
+"""A stand-in conductor on the far side of the RPC boundary.
+
+The API's half of every conductor interaction is an RPC message; this
+endpoint, served by a real oslo.messaging RPC server on the in-memory
+``fake://`` transport, records each message it gets and answers calls the
+way the conductor's RPC API documents. The conductor's own behaviour
+(binding, Placement, agents) is tested by the conductor's tests; here we
+test that the API sends the right messages and handles the answers,
+including remote domain errors.
+
+Tests read the record through ``GET /_test/conductor_calls`` on the
+intercepted application (see fixtures.py).
+"""
+
+import threading
+
+import oslo_messaging as messaging
+
+from cyborg import exception
+
+# Programming this image fails on the "host", as a broken bitstream would.
+FAILING_IMAGE = '00000000-0000-0000-0000-00000000dead'
+# Unbinding this ARQ is refused by the "conductor".
+UNBINDABLE_ARQ = '00000000-0000-0000-0000-0000000000ba'
+
+
+class RecordingConductor:
+    """Implements conductor RPC API 1.0 by recording what it is asked."""
+
+    target = messaging.Target(version='1.0')
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.calls = []
+
+    def _record(self, method, **kwargs):
+        with self._lock:
+            self.calls.append({'method': method, 'args': kwargs})
+
+    def bind_arqs(self, context, arq_uuids):
+        self._record('bind_arqs', arq_uuids=sorted(arq_uuids))
+
+    @messaging.expected_exceptions(exception.ARQBadState)
+    def unbind_arqs(self, context, arq_uuids):
+        self._record('unbind_arqs', arq_uuids=sorted(arq_uuids))
+        if UNBINDABLE_ARQ in arq_uuids:
+            raise exception.ARQBadState(uuid=UNBINDABLE_ARQ,
+                                        state='BindStarted',
+                                        action='unbind',
+                                        expected='Bound')
+
+    def arqs_deleted(self, context, released_handles):
+        self._record('arqs_deleted', released_handles=sorted(
+            released_handles, key=lambda handle: handle['uuid']))
+
+    def set_device_status(self, context, device_uuid, status):
+        self._record('set_device_status', device_uuid=device_uuid,
+                     status=status)
+        return {'uuid': device_uuid, 'status': status}
+
+    @messaging.expected_exceptions(exception.ProgrammingFailed)
+    def program_deployable(self, context, deployable_uuid, image_uuid):
+        self._record('program_deployable', deployable_uuid=deployable_uuid,
+                     image_uuid=image_uuid)
+        if image_uuid == FAILING_IMAGE:
+            raise exception.ProgrammingFailed(target=deployable_uuid,
+                                              reason='the agent said no')
+        return {'uuid': deployable_uuid}
