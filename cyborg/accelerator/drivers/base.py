@@ -1,0 +1,145 @@
+"""The accelerator driver interface and the loader the agent uses.
+
+A driver is a plugin in the ``cyborg.accelerator.driver`` stevedore
+namespace, enabled by name in ``[agent] enabled_drivers``. Every driver does
+one thing: :meth:`Driver.discover` describes the devices it finds on this
+host as plain :mod:`cyborg.accelerator.inventory` data. It never touches the
+database or Placement; the conductor turns reports into both.
+
+What a driver can do beyond discovery is a separate small interface it may
+also implement, and the agent checks with ``isinstance``:
+
+* :class:`Programmable` - load a bitstream into a device region (FPGAs);
+* :class:`MdevCapable` - create and remove mediated devices (vGPUs).
+
+Drivers get the parsed ``ConfigOpts`` in their constructor and read options
+from it; none reads a global ``CONF``.
+"""
+
+import abc
+import importlib.metadata
+import logging
+
+from stevedore import driver as stevedore_driver
+
+from cyborg import exception
+
+LOG = logging.getLogger(__name__)
+
+NAMESPACE = 'cyborg.accelerator.driver'
+
+
+class Driver(abc.ABC):
+    """Discovers one family of accelerators on this host.
+
+    ``driver_name`` is what the driver writes into its deployables'
+    ``driver_name``; programming requests name the driver by it.
+    """
+
+    driver_name = None
+
+    def __init__(self, conf):
+        self.conf = conf
+
+    @abc.abstractmethod
+    def discover(self):
+        """Return the devices found now, as a list of ``inventory.Device``.
+
+        Must be cheap enough to run every ``[DEFAULT] periodic_interval``
+        and must return the same data for an unchanged host (the agent
+        fingerprints it to decide whether to send a full report). A device
+        it cannot read is logged and left out; the rest is still returned.
+        """
+
+
+class Programmable(abc.ABC):
+    """A driver whose devices take bitstreams (FPGA regions)."""
+
+    @abc.abstractmethod
+    def program(self, controlpath, image_path):
+        """Load the bitstream file at ``image_path`` into ``controlpath``.
+
+        ``controlpath`` is an ``inventory.ControlPath``. Returns None;
+        raises ``exception.ProgrammingFailed`` when the device refuses.
+        """
+
+    @abc.abstractmethod
+    def loaded_bitstream(self, controlpath):
+        """An opaque token naming what the region holds now, or None.
+
+        The agent records the token after programming and compares it on
+        the next request for the same image: a different token means the
+        region was reprogrammed behind our back, so it is programmed again.
+        None means the device cannot tell; the agent's record is trusted.
+        """
+
+
+class MdevCapable(abc.ABC):
+    """A driver whose devices are split into mediated devices (vGPUs).
+
+    Both calls are idempotent: creating an mdev that exists and removing
+    one that is gone succeed, so a retried RPC does no harm.
+    """
+
+    @abc.abstractmethod
+    def create_mdev(self, pci_address, mdev_type, mdev_uuid):
+        """Create the mdev ``mdev_uuid`` of ``mdev_type`` on the device."""
+
+    @abc.abstractmethod
+    def remove_mdev(self, pci_address, mdev_type, mdev_uuid):
+        """Remove the mdev ``mdev_uuid`` from the device."""
+
+
+def available_driver_names():
+    """Names of every installed driver plugin (imports none of them)."""
+    return sorted({ep.name for ep in
+                   importlib.metadata.entry_points(group=NAMESPACE)})
+
+
+def load_drivers(conf):
+    """Instantiate every driver of ``[agent] enabled_drivers``, in order.
+
+    Raises ``exception.InvalidDriver`` naming the first driver that is not
+    installed, fails to import or fails to start, so the agent stops at
+    start-up with that one message instead of running half-blind.
+    """
+    drivers = []
+    seen = set()
+    for name in conf.agent.enabled_drivers:
+        if name in seen:
+            # Loading it twice would report its devices twice.
+            LOG.warning('Driver %s is listed twice in [agent] '
+                        'enabled_drivers; loading it once.', name)
+            continue
+        seen.add(name)
+        drivers.append(_load_driver(conf, name))
+        LOG.info('Loaded accelerator driver %s', name)
+    return drivers
+
+
+def _load_driver(conf, name):
+    known = available_driver_names()
+    if name not in known:
+        raise exception.InvalidDriver(
+            name=name, reason='no such driver in namespace %s (installed: '
+                              '%s)' % (NAMESPACE, ', '.join(known) or 'none'))
+    failures = []
+
+    def _remember_failure(manager, entrypoint, exc):
+        failures.append(exc)
+
+    try:
+        manager = stevedore_driver.DriverManager(
+            NAMESPACE, name, invoke_on_load=True, invoke_args=(conf,),
+            on_load_failure_callback=_remember_failure)
+    except Exception as exc:
+        # stevedore reports an import or constructor error as "no driver
+        # found"; the callback kept the real cause.
+        cause = failures[0] if failures else exc
+        raise exception.InvalidDriver(
+            name=name, reason='%s: %s' % (type(cause).__name__, cause))
+    if not isinstance(manager.driver, Driver):
+        raise exception.InvalidDriver(
+            name=name, reason='%s is not a cyborg accelerator driver'
+                              % type(manager.driver).__name__)
+    return manager.driver

@@ -1,0 +1,122 @@
+"""A driver with one simulated FPGA, for tests, demos and the all-in-one.
+
+Discovery reports the same card on every host: one FPGA at 0000:0c:00.0
+with one deployable of 16 accelerators (resource class ``FPGA``, trait
+``CUSTOM_FAKE_DEVICE``) and 16 ``TEST_PCI`` attach handles, which Nova
+ignores, so instances can be scheduled and bound with no hardware at all.
+
+Programming is simulated too, so the whole bind path runs end to end: the
+driver records what each region was programmed with in
+``<[DEFAULT] state_path>/fake_driver_regions.json``, a file that survives
+restarts and that other processes and tests can read (see
+:func:`read_regions`). An image whose content starts with
+:data:`FAIL_MARKER` makes programming fail, for testing failure paths.
+"""
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+
+from cyborg.accelerator.drivers import base
+from cyborg.accelerator import inventory
+from cyborg import exception
+
+VENDOR = '0xABCD'
+MODEL = 'fake-fpga'
+DRIVER_NAME = 'fake'
+NUM_ACCELERATORS = 16
+CONTROLPATH_ADDRESS = '0000:0c:00.0'
+REGIONS_FILE = 'fake_driver_regions.json'
+FAIL_MARKER = b'FAKE-PROGRAM-FAIL'
+
+
+def regions_path(state_path):
+    return os.path.join(state_path, REGIONS_FILE)
+
+
+def read_regions(state_path):
+    """What the fake driver programmed: {pci address: record}.
+
+    Each record has ``sha256`` (of the bitstream), ``size`` and
+    ``times_programmed``.
+    """
+    try:
+        with open(regions_path(state_path)) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return {}
+
+
+class FakeDriver(base.Driver, base.Programmable):
+    """One fake FPGA; programming is recorded in a JSON file."""
+
+    driver_name = DRIVER_NAME
+
+    def __init__(self, conf):
+        super().__init__(conf)
+        # The agent may program two regions at once; the record file is
+        # read, changed and replaced as a whole.
+        self._regions_lock = threading.Lock()
+
+    def discover(self):
+        # Placement provider names embed the deployable name; keep it to
+        # characters every consumer accepts.
+        host = re.sub(r'[^A-Za-z0-9_-]', '_', self.conf.host)
+        handles = [
+            inventory.AttachHandle(
+                attach_type='TEST_PCI',
+                info={'domain': '0000', 'bus': '0c',
+                      'device': '%02x' % (fn // 8),
+                      'function': '%x' % (fn % 8)})
+            for fn in range(1, NUM_ACCELERATORS + 1)]
+        deployable = inventory.Deployable(
+            name='%s_FakeDevice' % host,
+            num_accelerators=NUM_ACCELERATORS,
+            driver_name=DRIVER_NAME,
+            resource_class='FPGA',
+            traits=['CUSTOM_FAKE_DEVICE'],
+            attach_handles=handles)
+        return [inventory.Device(
+            type='FPGA', vendor=VENDOR, model=MODEL,
+            controlpath=inventory.ControlPath(
+                cpid_type='PCI',
+                info=inventory.pci_address_dict(CONTROLPATH_ADDRESS)),
+            deployables=[deployable],
+            std_board_info=inventory.canonical_json(
+                {'product_id': MODEL}))]
+
+    def program(self, controlpath, image_path):
+        address = inventory.pci_address_str(controlpath.info)
+        with open(image_path, 'rb') as handle:
+            content = handle.read()
+        if content.startswith(FAIL_MARKER):
+            raise exception.ProgrammingFailed(
+                target=address,
+                reason='the image asks the fake driver to fail')
+        with self._regions_lock:
+            regions = read_regions(self.conf.state_path)
+            previous = regions.get(address, {})
+            regions[address] = {
+                'sha256': hashlib.sha256(content).hexdigest(),
+                'size': len(content),
+                'times_programmed': previous.get('times_programmed', 0) + 1,
+            }
+            self._write_regions(regions)
+
+    def loaded_bitstream(self, controlpath):
+        address = inventory.pci_address_str(controlpath.info)
+        record = read_regions(self.conf.state_path).get(address)
+        return record['sha256'] if record else None
+
+    def _write_regions(self, regions):
+        # Write a new file and rename it over the old one, so a reader in
+        # another process never sees half a file.
+        os.makedirs(self.conf.state_path, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.conf.state_path,
+                                   prefix='.fake_regions')
+        with os.fdopen(fd, 'w') as handle:
+            json.dump(regions, handle, sort_keys=True, indent=1)
+        os.replace(tmp, regions_path(self.conf.state_path))

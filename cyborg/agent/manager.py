@@ -1,0 +1,53 @@
+"""The agent's RPC endpoint (topic ``cyborg-agent``, server = this host).
+
+Each method hands one request to the part of the agent that does the work;
+the client side, with the version history, is ``cyborg.agent.rpcapi``.
+"""
+
+import oslo_messaging as messaging
+
+from cyborg.accelerator.drivers import base
+from cyborg import exception
+
+
+class AgentManager:
+    """Serves program, create_mdev, remove_mdev and rediscover."""
+
+    target = messaging.Target(version='1.0')
+
+    def __init__(self, drivers, programmer, reporter):
+        self._drivers = drivers
+        self._programmer = programmer
+        self._reporter = reporter
+
+    @messaging.expected_exceptions(exception.CyborgException)
+    def program(self, context, controlpath, image_uuid, driver_name,
+                checksum=None, checksum_algo=None):
+        self._programmer.program(controlpath, image_uuid, driver_name,
+                                 checksum=checksum,
+                                 checksum_algo=checksum_algo)
+        return True
+
+    @messaging.expected_exceptions(exception.CyborgException)
+    def create_mdev(self, context, pci_address, mdev_type, mdev_uuid):
+        self._mdev_driver().create_mdev(pci_address, mdev_type, mdev_uuid)
+
+    @messaging.expected_exceptions(exception.CyborgException)
+    def remove_mdev(self, context, pci_address, mdev_type, mdev_uuid):
+        self._mdev_driver().remove_mdev(pci_address, mdev_type, mdev_uuid)
+
+    def rediscover(self, context):
+        # The conductor asks when it doubts what it holds for this host,
+        # so the answer is a full report, not a heartbeat.
+        self._reporter.run(force_full=True)
+
+    def _mdev_driver(self):
+        # The mdev sysfs interface is the kernel's, the same for every
+        # vendor, so any driver that creates mdevs serves the request.
+        for driver in self._drivers:
+            if isinstance(driver, base.MdevCapable):
+                return driver
+        raise exception.InvalidDriver(
+            name='(mdev)', reason='no enabled driver creates mdevs; enable '
+                                  'nvidia_gpu_driver in [agent] '
+                                  'enabled_drivers')

@@ -1,0 +1,106 @@
+"""Discover with every driver and tell the conductor, cheaply when unchanged.
+
+Each run discovers with every enabled driver, concatenates the devices and
+fingerprints the result. A full report (``report_data``) goes out when the
+fingerprint differs from the last one the conductor accepted, or when the
+conductor answers a heartbeat asking for one (it restarted on an empty
+cache, or lost this host's state); otherwise only the fingerprint travels,
+in a ``heartbeat``.
+
+A driver that fails to discover makes the run send no report at all: a
+report without that driver's devices would tell the conductor they are
+gone. The heartbeat still goes out with the last fingerprint sent, so the
+host stays alive while the driver is broken.
+"""
+
+import logging
+import threading
+
+from cyborg.accelerator import inventory
+from cyborg import context as cyborg_context
+
+LOG = logging.getLogger(__name__)
+
+
+class DiscoveryFailed(Exception):
+    """An enabled driver raised during discover()."""
+
+
+class Reporter:
+    """Runs discovery and sends the conductor what changed.
+
+    ``hostname`` is this host's compute node provider name (the name the
+    conductor knows the host by), ``compute_rp_uuid`` that provider's uuid.
+    """
+
+    def __init__(self, conf, drivers, conductor_api, hostname,
+                 compute_rp_uuid):
+        self._conf = conf
+        self._drivers = drivers
+        self._conductor = conductor_api
+        self.hostname = hostname
+        self.compute_rp_uuid = compute_rp_uuid
+        self.last_sent_fingerprint = None
+        # The periodic thread and a rediscover RPC may run at once; one
+        # run at a time keeps the fingerprint bookkeeping straight.
+        self._lock = threading.Lock()
+
+    def discover(self):
+        """Every driver's devices, concatenated in driver order."""
+        devices = []
+        for driver in self._drivers:
+            try:
+                found = driver.discover()
+            except Exception as exc:
+                LOG.exception('Driver %s failed to discover devices',
+                              type(driver).__name__)
+                raise DiscoveryFailed(str(exc))
+            devices.extend(found)
+        return devices
+
+    def run(self, force_full=False):
+        """Discover and report; returns 'full', 'heartbeat' or 'none'.
+
+        Errors talking to the conductor are logged, not raised: the next
+        run tries again (and sends the full report that did not arrive).
+        """
+        with self._lock:
+            context = cyborg_context.get_admin_context()
+            try:
+                devices = self.discover()
+            except DiscoveryFailed:
+                if self.last_sent_fingerprint is not None:
+                    self._heartbeat(context, self.last_sent_fingerprint)
+                    return 'heartbeat'
+                return 'none'
+            fingerprint = inventory.fingerprint(devices)
+            if not force_full and fingerprint == self.last_sent_fingerprint:
+                want_full = self._heartbeat(context, fingerprint)
+                if not want_full:
+                    return 'heartbeat'
+                LOG.info('The conductor asked for a full report')
+            return 'full' if self._report(context, devices,
+                                          fingerprint) else 'none'
+
+    def _heartbeat(self, context, fingerprint):
+        try:
+            return self._conductor.heartbeat(context, self.hostname,
+                                             fingerprint)
+        except Exception:
+            LOG.exception('Heartbeat to the conductor failed')
+            return False
+
+    def _report(self, context, devices, fingerprint):
+        try:
+            self._conductor.report_data(
+                context, self.hostname, self._conf.host, self.compute_rp_uuid,
+                inventory.report_to_wire(devices), fingerprint)
+        except Exception:
+            LOG.exception('Sending the discovery report to the conductor '
+                          'failed; sending it again next run')
+            self.last_sent_fingerprint = None
+            return False
+        LOG.info('Reported %d device(s) to the conductor (fingerprint %s)',
+                 len(devices), fingerprint[:12])
+        self.last_sent_fingerprint = fingerprint
+        return True

@@ -1,0 +1,104 @@
+"""The agent's RPC endpoint, called through the real agent RPC client."""
+
+import uuid
+
+import pytest
+
+from cyborg.accelerator.drivers import fake
+from cyborg.accelerator.drivers import nvidia_gpu
+from cyborg.agent import manager as agent_manager
+from cyborg.agent import programming
+from cyborg.agent import reporter as agent_reporter
+from cyborg.agent import rpcapi as agent_rpcapi
+from cyborg.conductor import rpcapi as conductor_rpcapi
+from cyborg import context as cyborg_context
+from cyborg import exception
+from cyborg import rpc
+from cyborg.tests.fixtures import sysfs as sysfs_fixture
+
+
+@pytest.fixture
+def serve_agent(conf, rpc_transport, recording_conductor):
+    """Serve an AgentManager over the given drivers; yield its client."""
+    servers = []
+
+    def serve(drivers):
+        reporter = agent_reporter.Reporter(
+            conf, drivers, conductor_rpcapi.ConductorAPI(rpc_transport),
+            hostname='compute-1', compute_rp_uuid=str(uuid.uuid4()))
+        endpoint = agent_manager.AgentManager(
+            drivers, programming.Programmer(conf, drivers), reporter)
+        server = rpc.get_server(rpc_transport, rpc.AGENT_TOPIC, conf.host,
+                                [endpoint])
+        server.start()
+        servers.append(server)
+        return agent_rpcapi.AgentAPI(rpc_transport, timeout=10)
+
+    yield serve
+    for server in servers:
+        server.stop()
+        server.wait()
+
+
+@pytest.fixture
+def context():
+    return cyborg_context.get_admin_context()
+
+
+def test_create_and_remove_mdev(conf, sysfs_tree, serve_agent, context):
+    t4, _ = sysfs_fixture.build_t4_vgpu_host(sysfs_tree)
+    agent = serve_agent([fake.FakeDriver(conf),
+                         nvidia_gpu.NvidiaGpuDriver(conf)])
+    mdev_uuid = str(uuid.uuid4())
+
+    agent.create_mdev(context, 'test-host', t4, 'nvidia-222', mdev_uuid)
+    assert sysfs_tree.mdev_type_file(t4, 'nvidia-222',
+                                     'create').read_text() == mdev_uuid
+
+    sysfs_tree.add_mdev(t4, 'nvidia-222', mdev_uuid)
+    agent.remove_mdev(context, 'test-host', t4, 'nvidia-222', mdev_uuid)
+    assert (sysfs_tree.device_dir(t4) / mdev_uuid /
+            'remove').read_text() == '1'
+
+
+def test_mdev_calls_without_an_mdev_driver_fail_clearly(conf, serve_agent,
+                                                        context):
+    agent = serve_agent([fake.FakeDriver(conf)])
+
+    # The remote error arrives as our own exception class.
+    with pytest.raises(exception.InvalidDriver,
+                       match='no enabled driver creates mdevs'):
+        agent.create_mdev(context, 'test-host', '0000:3b:00.0', 'nvidia-222',
+                          str(uuid.uuid4()))
+
+
+def test_a_refused_mdev_request_comes_back_as_invalid(conf, sysfs_tree,
+                                                      serve_agent, context):
+    agent = serve_agent([nvidia_gpu.NvidiaGpuDriver(conf)])
+
+    with pytest.raises(exception.Invalid, match='is not a uuid'):
+        agent.remove_mdev(context, 'test-host', '0000:3b:00.0', 'nvidia-222',
+                          'nope')
+
+
+def test_program_returns_true_after_programming(conf, serve_agent, context,
+                                                stub_glance):
+    driver = fake.FakeDriver(conf)
+    agent = serve_agent([driver])
+    image = stub_glance.add_image(b'bitstream')
+    controlpath = driver.discover()[0].controlpath.to_dict()
+
+    assert agent.program(context, 'test-host', controlpath, image['id'],
+                         'fake', checksum=image['checksum']) is True
+    assert fake.read_regions(conf.state_path)['0000:0c:00.0'][
+        'times_programmed'] == 1
+
+
+def test_rediscover_sends_a_full_report(conf, serve_agent, context,
+                                        recording_conductor):
+    agent = serve_agent([fake.FakeDriver(conf)])
+
+    agent.rediscover(context, 'test-host')
+
+    assert recording_conductor.report_received.wait(10)
+    assert recording_conductor.reports[0]['hostname'] == 'compute-1'

@@ -1,0 +1,149 @@
+"""The reporter sends a full report only when the host changed or the
+conductor asks; otherwise a heartbeat (over real RPC to a recording
+conductor)."""
+
+import uuid
+
+import pytest
+
+from cyborg.accelerator.drivers import fake
+from cyborg.accelerator.drivers import nvidia_gpu
+from cyborg.accelerator import inventory
+from cyborg.agent import reporter as agent_reporter
+from cyborg.conductor import rpcapi as conductor_rpcapi
+from cyborg.tests.fixtures import sysfs as sysfs_fixture
+
+COMPUTE_RP = str(uuid.uuid4())
+
+
+class BrokenDriver(fake.FakeDriver):
+    """A driver whose discovery fails until repaired."""
+
+    broken = True
+
+    def discover(self):
+        if self.broken:
+            raise OSError('lost the device')
+        return super().discover()
+
+
+def _reporter(conf, rpc_transport, drivers):
+    return agent_reporter.Reporter(
+        conf, drivers, conductor_rpcapi.ConductorAPI(rpc_transport),
+        hostname='compute-1.example.org', compute_rp_uuid=COMPUTE_RP)
+
+
+@pytest.fixture
+def fake_reporter(conf, rpc_transport, recording_conductor):
+    return _reporter(conf, rpc_transport, [fake.FakeDriver(conf)])
+
+
+def test_first_run_sends_the_full_report(conf, fake_reporter,
+                                         recording_conductor):
+    assert fake_reporter.run() == 'full'
+
+    expected = fake.FakeDriver(conf).discover()
+    assert recording_conductor.reports == [{
+        'hostname': 'compute-1.example.org',
+        'rpc_host': 'test-host',
+        'compute_rp_uuid': COMPUTE_RP,
+        'report': inventory.report_to_wire(expected),
+        'fingerprint': inventory.fingerprint(expected)}]
+    assert recording_conductor.heartbeats == []
+
+
+def test_an_unchanged_host_only_heartbeats(fake_reporter,
+                                           recording_conductor):
+    fake_reporter.run()
+
+    assert [fake_reporter.run(), fake_reporter.run()] == ['heartbeat',
+                                                         'heartbeat']
+
+    fingerprint = recording_conductor.reports[0]['fingerprint']
+    assert len(recording_conductor.reports) == 1
+    assert recording_conductor.heartbeats == [
+        {'hostname': 'compute-1.example.org', 'fingerprint': fingerprint}] * 2
+
+
+def test_the_conductor_can_ask_for_a_full_report(fake_reporter,
+                                                 recording_conductor):
+    fake_reporter.run()
+    recording_conductor.want_full_report = True
+
+    assert fake_reporter.run() == 'full'
+
+    assert len(recording_conductor.heartbeats) == 1
+    assert len(recording_conductor.reports) == 2
+    assert (recording_conductor.reports[0] == recording_conductor.reports[1])
+
+
+def test_a_changed_host_sends_a_full_report(conf, sysfs_tree, rpc_transport,
+                                            recording_conductor):
+    gpus = sysfs_fixture.build_hgx_h100_host(sysfs_tree)
+    reporter = _reporter(conf, rpc_transport,
+                         [nvidia_gpu.NvidiaGpuDriver(conf)])
+    reporter.run()
+    # A GPU falls off the bus (its files become unreadable).
+    sysfs_tree.write(gpus[0], 'vendor', '0xffff-broken\n')
+
+    assert reporter.run() == 'full'
+
+    first, second = recording_conductor.reports
+    assert len(first['report']) == 8 and len(second['report']) == 7
+    assert first['fingerprint'] != second['fingerprint']
+    assert recording_conductor.heartbeats == []
+
+
+def test_force_full_reports_an_unchanged_host(fake_reporter,
+                                              recording_conductor):
+    fake_reporter.run()
+
+    assert fake_reporter.run(force_full=True) == 'full'
+    assert len(recording_conductor.reports) == 2
+
+
+def test_a_failing_driver_sends_no_report_that_would_drop_devices(
+        conf, rpc_transport, recording_conductor):
+    broken = BrokenDriver(conf)
+    broken.broken = False
+    reporter = _reporter(conf, rpc_transport, [fake.FakeDriver(conf), broken])
+    reporter.run()
+    broken.broken = True
+
+    # The host stays alive on the last fingerprint; no report without the
+    # broken driver's devices goes out.
+    assert reporter.run() == 'heartbeat'
+    assert len(recording_conductor.reports) == 1
+    assert recording_conductor.heartbeats[0]['fingerprint'] == (
+        recording_conductor.reports[0]['fingerprint'])
+
+
+def test_a_failing_driver_at_start_sends_nothing(conf, rpc_transport,
+                                                 recording_conductor):
+    reporter = _reporter(conf, rpc_transport, [BrokenDriver(conf)])
+
+    assert reporter.run() == 'none'
+    assert recording_conductor.reports == []
+    assert recording_conductor.heartbeats == []
+
+
+def test_a_refused_report_is_sent_again_next_run(fake_reporter,
+                                                 recording_conductor):
+    recording_conductor.refuse_reports = True
+    assert fake_reporter.run() == 'none'
+
+    recording_conductor.refuse_reports = False
+    assert fake_reporter.run() == 'full'
+    assert len(recording_conductor.reports) == 1
+    assert recording_conductor.heartbeats == []
+
+
+def test_an_unreachable_conductor_is_survived(conf, rpc_transport):
+    # Nobody serves the conductor topic: calls time out.
+    reporter = agent_reporter.Reporter(
+        conf, [fake.FakeDriver(conf)],
+        conductor_rpcapi.ConductorAPI(rpc_transport, timeout=0.2),
+        hostname='compute-1', compute_rp_uuid=COMPUTE_RP)
+
+    assert reporter.run() == 'none'
+    assert reporter.last_sent_fingerprint is None
