@@ -45,6 +45,9 @@ from cyborg import rpc
 PUBLIC_PATHS = ('', '/v2')
 HEALTHCHECK_PATH = '/healthcheck'
 
+# Who a noauth request without identity headers is.
+NOAUTH_IDENTITY = 'admin'
+
 # Keystone's default role implications (admin > member > reader, and
 # manager > member), applied by the noauth middleware because Keystone
 # would have expanded them into the token.
@@ -61,16 +64,19 @@ class NoAuthMiddleware:
     ``X-Project-Id`` (or ``X-Tenant-Id``) names the project, ``X-User-Id``
     the user, ``X-Roles`` the roles (admin when the header is absent), and
     ``X-Service-Roles`` the roles of a service token, as keystonemiddleware
-    would set them.
+    would set them. A request with no identity at all is user ``admin`` of
+    project ``admin``, as with Placement's noauth2, so that plain curl works
+    against the all-in-one service.
     """
 
     def __init__(self, application):
         self.application = application
 
     def __call__(self, environ, start_response):
-        if 'HTTP_X_PROJECT_ID' not in environ and (
-                'HTTP_X_TENANT_ID' in environ):
-            environ['HTTP_X_PROJECT_ID'] = environ['HTTP_X_TENANT_ID']
+        if 'HTTP_X_PROJECT_ID' not in environ:
+            environ['HTTP_X_PROJECT_ID'] = environ.get('HTTP_X_TENANT_ID',
+                                                       NOAUTH_IDENTITY)
+        environ.setdefault('HTTP_X_USER_ID', NOAUTH_IDENTITY)
         header = environ.get('HTTP_X_ROLES')
         roles = [r.strip() for r in header.split(',')] if header else [
             'admin']
