@@ -85,3 +85,31 @@ def _load_app(database_path):
     conf.set_override('sync_on_startup', True, group='placement_database')
     conf.set_override('auth_strategy', 'noauth2', group='api')
     return deploy.loadapp(conf)
+
+
+def main(argv=None):
+    """Serve Placement standalone: ``python -m cyborg.embedded_placement``.
+
+    For benchmarks and development deployments that run cyborg's services
+    as separate processes and need a Placement without installing one.
+    """
+    import argparse
+    import signal
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument('--database', required=True,
+                        help='path of the SQLite file Placement keeps')
+    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--port', type=int, default=8778)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    placement = start(args.database, host=args.host, port=args.port)
+    print('Placement listening on %s' % placement.endpoint, flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stopped.set())
+    signal.signal(signal.SIGINT, lambda *a: stopped.set())
+    stopped.wait()
+    placement.stop()
+
+
+if __name__ == '__main__':
+    main()

@@ -3,17 +3,41 @@
 Every write honours resource provider generations: callers read, compute the
 change from what they read, write with the generation they read, and on
 ``GenerationConflict`` re-read and recompute (a bounded number of times).
+
+Methods return plain data (dicts, lists, generations) and raise domain
+exceptions: a 409 whose error code is ``placement.concurrent_update`` is
+``GenerationConflict``, a refused provider delete is
+``ResourceProviderInUse``, a connection failure or a 5xx is
+``PlacementUnavailable``.
 """
+
+import logging
 
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
+import os_resource_classes
+import os_traits
 
 from cyborg import exception
 
+LOG = logging.getLogger(__name__)
+
 GROUP = 'placement'
 # Highest microversion we need: 1.26 allows reserved == total (disable),
-# 1.20 returns the provider on create, 1.14 in_tree.
+# 1.20 returns the provider on create, 1.18 `required` on provider lists,
+# 1.14 in_tree.
 MICROVERSION = '1.26'
+# Changing the parent of an existing provider (a compute node provider that
+# was re-created under another uuid) needs 1.37.
+REPARENT_MICROVERSION = '1.37'
+
+# Error codes of Placement's JSON error bodies (placement/errors.py).
+CONCURRENT_UPDATE = 'placement.concurrent_update'
+DUPLICATE_NAME = 'placement.duplicate_name'
+INVENTORY_INUSE = 'placement.inventory.inuse'
+PROVIDER_IN_USE = 'placement.resource_provider.inuse'
+PROVIDER_CANNOT_DELETE_PARENT = (
+    'placement.resource_provider.cannot_delete_parent')
 
 
 def make_adapter(conf, group=GROUP):
@@ -37,11 +61,25 @@ def configure_noauth(conf, endpoint, token='admin'):
     conf.set_override('token', token, group=GROUP)
 
 
+def is_custom(name):
+    """Whether a resource class or trait name is operator-defined."""
+    return name.startswith('CUSTOM_')
+
+
 class PlacementClient:
-    """Thin, typed calls to Placement's REST API."""
+    """Thin, typed calls to Placement's REST API.
+
+    One client may be shared by threads. It remembers the custom resource
+    classes and traits it has made sure exist, so a steady conductor does
+    not ask again; a write refused because one of them vanished meanwhile
+    (someone deleted it) forgets that and creates it again, once.
+    """
 
     def __init__(self, adapter):
         self._adapter = adapter
+        # Sets only grow or get discarded as a whole: safe without a lock.
+        self._known_resource_classes = set()
+        self._known_traits = set()
 
     @classmethod
     def from_conf(cls, conf):
@@ -57,6 +95,8 @@ class PlacementClient:
         except ks_exc.EndpointNotFound as exc:
             raise exception.PlacementUnavailable(reason=str(exc))
 
+    # Providers
+
     def find_provider_by_name(self, name):
         """The provider named ``name`` as Placement's dict, or None."""
         resp = self._request('GET', '/resource_providers',
@@ -65,12 +105,205 @@ class PlacementClient:
         providers = resp.json()['resource_providers']
         return providers[0] if providers else None
 
+    def get_provider(self, uuid):
+        """The provider ``uuid`` as Placement's dict, or None."""
+        resp = self._request('GET', '/resource_providers/%s' % uuid)
+        if resp.status_code == 404:
+            return None
+        _raise_for_status(resp, 'reading provider %s' % uuid)
+        return resp.json()
+
+    def get_providers_in_tree(self, root_uuid, required_traits=None):
+        """Every provider of the tree holding ``root_uuid`` (itself too).
+
+        ``required_traits`` keeps only providers having all those traits.
+        An unknown uuid gives an empty list.
+        """
+        params = {'in_tree': root_uuid}
+        if required_traits:
+            params['required'] = ','.join(sorted(required_traits))
+        resp = self._request('GET', '/resource_providers', params=params)
+        _raise_for_status(resp, 'listing the tree of provider %s' % root_uuid)
+        return resp.json()['resource_providers']
+
+    def create_provider(self, uuid, name, parent_uuid):
+        """Create a provider; return it as Placement's dict.
+
+        Creating one that already exists with this uuid returns the existing
+        provider (so a retry, or two conductors racing, both succeed); the
+        caller compares name and parent. A name held by a provider of
+        another uuid raises ResourceProviderNameClash.
+        """
+        body = {'uuid': uuid, 'name': name}
+        if parent_uuid:
+            body['parent_provider_uuid'] = parent_uuid
+        resp = self._request('POST', '/resource_providers', json=body)
+        if resp.status_code == 409 and _error_code(resp) == DUPLICATE_NAME:
+            existing = self.get_provider(uuid)
+            if existing is not None:
+                return existing
+            holder = self.find_provider_by_name(name)
+            raise exception.ResourceProviderNameClash(
+                name=name, uuid=holder['uuid'] if holder else '?')
+        _raise_for_status(resp, 'creating provider %s (%s)' % (name, uuid))
+        return resp.json()
+
+    def update_provider(self, uuid, name, parent_uuid):
+        """Rename and/or re-parent a provider; return it."""
+        resp = self._request('PUT', '/resource_providers/%s' % uuid,
+                             json={'name': name,
+                                   'parent_provider_uuid': parent_uuid},
+                             microversion=REPARENT_MICROVERSION)
+        if resp.status_code == 409 and _error_code(resp) == DUPLICATE_NAME:
+            holder = self.find_provider_by_name(name)
+            raise exception.ResourceProviderNameClash(
+                name=name, uuid=holder['uuid'] if holder else '?')
+        _raise_for_status(resp, 'updating provider %s' % uuid)
+        return resp.json()
+
+    def delete_provider(self, uuid):
+        """Delete a provider. Returns False when it did not exist.
+
+        A provider that still has allocations, or children, is kept by
+        Placement: ResourceProviderInUse.
+        """
+        resp = self._request('DELETE', '/resource_providers/%s' % uuid)
+        if resp.status_code == 404:
+            return False
+        if resp.status_code == 409:
+            raise exception.ResourceProviderInUse(
+                uuid=uuid, reason=_error_detail(resp))
+        _raise_for_status(resp, 'deleting provider %s' % uuid)
+        return True
+
+    # Resource classes and traits
+
+    def ensure_resource_class(self, name):
+        """Make sure a custom resource class exists (standard ones do)."""
+        if not is_custom(name):
+            if name not in os_resource_classes.STANDARDS:
+                raise exception.Invalid(
+                    reason='%s is neither a standard nor a custom resource '
+                           'class' % name)
+            return
+        if name in self._known_resource_classes:
+            return
+        # PUT is create-or-confirm from 1.7: 201 created, 204 existed.
+        resp = self._request('PUT', '/resource_classes/%s' % name)
+        _raise_for_status(resp, 'creating resource class %s' % name)
+        self._known_resource_classes.add(name)
+
+    def ensure_traits(self, names):
+        """Make sure custom traits exist; standard os-traits always do."""
+        for name in sorted(set(names)):
+            if not is_custom(name) or name in self._known_traits:
+                continue
+            resp = self._request('PUT', '/traits/%s' % name)
+            _raise_for_status(resp, 'creating trait %s' % name)
+            self._known_traits.add(name)
+
+    # Inventories
+
+    def get_inventories(self, uuid):
+        """(generation, {rc: inventory dict}) of provider ``uuid``."""
+        resp = self._request('GET',
+                             '/resource_providers/%s/inventories' % uuid)
+        if resp.status_code == 404:
+            raise exception.ResourceProviderNotFound(name=uuid)
+        _raise_for_status(resp, 'reading inventories of %s' % uuid)
+        data = resp.json()
+        return data['resource_provider_generation'], data['inventories']
+
+    def set_inventories(self, uuid, generation, inventories):
+        """Replace the provider's inventories; return its new generation."""
+        body = {'resource_provider_generation': generation,
+                'inventories': inventories}
+        resp = self._put_inventories(uuid, body)
+        if resp.status_code == 400 and 'Unknown resource class' in resp.text:
+            # A custom class we created earlier was deleted since.
+            self._known_resource_classes.clear()
+            for name in inventories:
+                self.ensure_resource_class(name)
+            resp = self._put_inventories(uuid, body)
+        if resp.status_code == 409:
+            code = _error_code(resp)
+            if code == CONCURRENT_UPDATE:
+                raise exception.GenerationConflict(uuid=uuid)
+            if code == INVENTORY_INUSE:
+                raise exception.InventoryInUse(uuid=uuid,
+                                               reason=_error_detail(resp))
+        _raise_for_status(resp, 'setting inventories of %s' % uuid)
+        return resp.json()['resource_provider_generation']
+
+    def _put_inventories(self, uuid, body):
+        return self._request('PUT',
+                             '/resource_providers/%s/inventories' % uuid,
+                             json=body)
+
+    # Provider traits
+
+    def get_provider_traits(self, uuid):
+        """(generation, [trait names]) of provider ``uuid``."""
+        resp = self._request('GET', '/resource_providers/%s/traits' % uuid)
+        if resp.status_code == 404:
+            raise exception.ResourceProviderNotFound(name=uuid)
+        _raise_for_status(resp, 'reading traits of %s' % uuid)
+        data = resp.json()
+        return data['resource_provider_generation'], data['traits']
+
+    def set_provider_traits(self, uuid, generation, traits):
+        """Replace the provider's traits; return its new generation."""
+        body = {'resource_provider_generation': generation,
+                'traits': sorted(set(traits))}
+        resp = self._put_traits(uuid, body)
+        if resp.status_code == 400 and 'No such trait' in resp.text:
+            # A custom trait we created earlier was deleted since.
+            self._known_traits.clear()
+            self.ensure_traits(traits)
+            resp = self._put_traits(uuid, body)
+        if resp.status_code == 409 and _error_code(resp) == CONCURRENT_UPDATE:
+            raise exception.GenerationConflict(uuid=uuid)
+        _raise_for_status(resp, 'setting traits of %s' % uuid)
+        return resp.json()['resource_provider_generation']
+
+    def _put_traits(self, uuid, body):
+        return self._request('PUT', '/resource_providers/%s/traits' % uuid,
+                             json=body)
+
+
+def _error_code(resp):
+    """The ``code`` of Placement's first error, or None."""
+    try:
+        return resp.json()['errors'][0].get('code')
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _error_detail(resp):
+    try:
+        return resp.json()['errors'][0].get('detail') or resp.text[:200]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return resp.text[:200]
+
 
 def _raise_for_status(resp, what):
     if resp.status_code >= 500:
         raise exception.PlacementUnavailable(
             reason='%s: HTTP %s %s' % (what, resp.status_code, resp.text[:200]))
+    if resp.status_code == 409:
+        # A conflict the caller did not expect: keep it a Conflict, so it is
+        # retried later rather than taken for a malformed request.
+        raise exception.PlacementConflict(
+            what='%s: %s' % (what, _error_detail(resp)))
     if resp.status_code >= 400:
         raise exception.Invalid(
             reason='Placement refused %s: HTTP %s %s'
                    % (what, resp.status_code, resp.text[:200]))
+
+
+def is_standard_trait(name):
+    """Whether os-traits knows the trait (Placement has it already)."""
+    return name in _STANDARD_TRAITS
+
+
+_STANDARD_TRAITS = frozenset(os_traits.get_traits())

@@ -1,0 +1,89 @@
+"""Data access for ``agent_hosts``: what the conductors know of each agent.
+
+A host is recorded by the transaction that applies its full report (its
+RPC name, its compute node provider, the report's fingerprint). A heartbeat
+only touches ``last_seen_at`` and compares fingerprints, so a steady host
+costs one small read and one write.
+"""
+
+from oslo_utils import timeutils
+import sqlalchemy as sa
+
+from cyborg.db import engine
+from cyborg.db import models
+
+
+@engine.writer
+def record_report(context, hostname, rpc_host, compute_rp_uuid, fingerprint,
+                  now):
+    """Record an applied report (inside the report's own transaction)."""
+    session = context.session
+    table = models.AgentHost.__table__
+    values = {'rpc_host': rpc_host, 'compute_rp_uuid': compute_rp_uuid,
+              'report_fingerprint': fingerprint, 'last_seen_at': now}
+    existing = session.execute(
+        sa.select(table.c.id).where(table.c.hostname == hostname)).first()
+    if existing is None:
+        session.execute(sa.insert(table).values(
+            dict(values, hostname=hostname, created_at=now)))
+    else:
+        session.execute(sa.update(table).where(table.c.id == existing.id)
+                        .values(dict(values, updated_at=now)))
+
+
+def _host_dict(row):
+    return {'hostname': row.hostname, 'rpc_host': row.rpc_host,
+            'compute_rp_uuid': row.compute_rp_uuid,
+            'report_fingerprint': row.report_fingerprint,
+            'last_seen_at': row.last_seen_at}
+
+
+@engine.reader
+def get_host(context, hostname):
+    """The agent_hosts record of ``hostname`` as a dict, or None."""
+    table = models.AgentHost.__table__
+    row = context.session.execute(
+        sa.select(table).where(table.c.hostname == hostname)).first()
+    return _host_dict(row) if row is not None else None
+
+
+@engine.reader
+def list_hosts(context):
+    """Every host that ever reported, as dicts, by name."""
+    table = models.AgentHost.__table__
+    return [_host_dict(row) for row in context.session.execute(
+        sa.select(table).order_by(table.c.hostname))]
+
+
+@engine.writer
+def touch_host(context, hostname, fingerprint):
+    """Record a heartbeat; True when ``fingerprint`` is the applied one.
+
+    An unknown host gives False (it must send a full report first).
+    """
+    table = models.AgentHost.__table__
+    session = context.session
+    row = session.execute(sa.select(table.c.id, table.c.report_fingerprint)
+                          .where(table.c.hostname == hostname)).first()
+    if row is None:
+        return False
+    session.execute(sa.update(table).where(table.c.id == row.id)
+                    .values(last_seen_at=timeutils.utcnow()))
+    return row.report_fingerprint == fingerprint
+
+
+@engine.writer
+def forget_fingerprint(context, hostname, fingerprint):
+    """Clear the host's fingerprint if it is still ``fingerprint``.
+
+    Used when a report reached the DB but not Placement: the next heartbeat
+    then asks for a full report, which retries the Placement sync. A CAS so
+    a newer report's fingerprint is never wiped.
+    """
+    table = models.AgentHost.__table__
+    result = context.session.execute(
+        sa.update(table)
+        .where(table.c.hostname == hostname,
+               table.c.report_fingerprint == fingerprint)
+        .values(report_fingerprint=None))
+    return result.rowcount == 1

@@ -1,0 +1,569 @@
+"""Data access for agents' discovery reports: a host's devices as a diff.
+
+``apply_report`` turns a host's full report into the smallest set of row
+changes, in ONE writer transaction and a bounded number of statements
+whatever the size of the host: the host's rows are loaded with a few joined
+queries, the diff is computed in memory, and inserts, updates and deletes
+are issued in bulk per table.
+
+Identities: a device is its host plus the canonical JSON of its control
+path; a deployable is its (globally unique) name; an attach handle is its
+deployable plus the canonical JSON of its attach info; an attribute is its
+key; a trait is its value.
+
+A deployable that vanished from the report while an ARQ still holds it (the
+ARQ names it, or one of its handles, or a handle is marked in use) is not
+deleted: it and its device get ``missing_since`` and keep their rows, so the
+binding and its Placement allocation survive. A later report deletes it once
+nothing holds it; a report in which it is back clears ``missing_since``.
+
+The same transaction records the host in ``agent_hosts`` (see
+``agent_hosts.py``); what the Placement sync reads back is in
+``placement_state.py``.
+"""
+
+import dataclasses
+import json
+import uuid as uuidlib
+
+from oslo_utils import timeutils
+import sqlalchemy as sa
+
+from cyborg.accelerator import inventory as report_format
+from cyborg.db import agent_hosts
+from cyborg.db import engine
+from cyborg.db import models
+from cyborg import exception
+
+_RC_TRAIT_CHARS = frozenset('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_')
+
+
+def provider_uuid(deployable_name):
+    """The uuid of a deployable's Placement provider, derived from its name.
+
+    Derived rather than random so that any conductor, or a reconcile after
+    the DB row was lost, names the same provider.
+    """
+    return str(uuidlib.uuid3(uuidlib.NAMESPACE_DNS, deployable_name))
+
+
+@dataclasses.dataclass
+class ReportOutcome:
+    """What applying a report changed, by deployable name."""
+
+    created: list = dataclasses.field(default_factory=list)
+    updated: list = dataclasses.field(default_factory=list)
+    deleted: list = dataclasses.field(default_factory=list)
+    missing: list = dataclasses.field(default_factory=list)
+    # Providers of deleted deployables, for the Placement sync to delete.
+    deleted_providers: list = dataclasses.field(default_factory=list)
+
+    def summary(self):
+        return {key: len(value) for key, value in
+                dataclasses.asdict(self).items()
+                if key != 'deleted_providers'}
+
+
+# Validation ---------------------------------------------------------------
+
+def _is_short_text(value, limit):
+    return isinstance(value, str) and len(value) <= limit
+
+
+def _is_rc_or_trait_name(name):
+    return (isinstance(name, str) and 0 < len(name) <= 255
+            and set(name) <= _RC_TRAIT_CHARS)
+
+
+def validate_report(hostname, devices):
+    """Refuse a report that cannot be stored as it is: InvalidReport.
+
+    Stub devices are not checked: they are ignored. Returns the devices that
+    count (the non-stub ones).
+    """
+    def invalid(reason):
+        return exception.InvalidReport(hostname=hostname, reason=reason)
+
+    usable = [device for device in devices if not device.stub]
+    names, cpids = set(), set()
+    for device in usable:
+        if device.type not in models.DEVICE_TYPES:
+            raise invalid('unknown device type %r' % device.type)
+        for field in ('vendor', 'model'):
+            if not _is_short_text(getattr(device, field), 255):
+                raise invalid('device %s %r is not a string of at most 255 '
+                              'characters' % (field, getattr(device, field)))
+        if device.controlpath.cpid_type not in models.CPID_TYPES:
+            raise invalid('unknown control path type %r'
+                          % device.controlpath.cpid_type)
+        cpid_key = _cpid_key(device.controlpath.cpid_type,
+                             device.controlpath.info)
+        if len(cpid_key[1]) > 255:
+            raise invalid('control path %s is too long' % cpid_key[1])
+        if cpid_key in cpids:
+            raise invalid('two devices at control path %s' % cpid_key[1])
+        cpids.add(cpid_key)
+        for dep in device.deployables:
+            if not dep.name or not _is_short_text(dep.name, 255):
+                raise invalid('bad deployable name %r' % dep.name)
+            if dep.driver_name is not None and not _is_short_text(
+                    dep.driver_name, 100):
+                raise invalid('deployable %s: bad driver name %r'
+                              % (dep.name, dep.driver_name))
+            for key in dep.attributes:
+                if not key or not _is_short_text(key, 255):
+                    raise invalid('deployable %s: bad attribute key %r'
+                                  % (dep.name, key))
+            if dep.name in names:
+                raise invalid('deployable name %s reported twice' % dep.name)
+            names.add(dep.name)
+            if dep.num_accelerators < 0:
+                raise invalid('deployable %s has a negative number of '
+                              'accelerators' % dep.name)
+            if (dep.resource_class is not None
+                    and not _is_rc_or_trait_name(dep.resource_class)):
+                raise invalid('deployable %s: bad resource class %r'
+                              % (dep.name, dep.resource_class))
+            for trait in dep.traits:
+                if not _is_rc_or_trait_name(trait):
+                    raise invalid('deployable %s: bad trait %r'
+                                  % (dep.name, trait))
+            infos = set()
+            for handle in dep.attach_handles:
+                if handle.attach_type not in models.ATTACH_TYPES:
+                    raise invalid('unknown attach type %r'
+                                  % handle.attach_type)
+                info = report_format.canonical_json(handle.info)
+                if len(info) > 255:
+                    raise invalid('attach handle %s is too long' % info)
+                if info in infos:
+                    raise invalid('deployable %s reports attach handle %s '
+                                  'twice' % (dep.name, info))
+                infos.add(info)
+    return usable
+
+
+def _cpid_key(cpid_type, info):
+    if isinstance(info, str):
+        info = json.loads(info)
+    return cpid_type, report_format.canonical_json(info)
+
+
+def _canonical_info(info_json):
+    """Stored JSON in the one canonical spelling (rows may predate it)."""
+    return report_format.canonical_json(json.loads(info_json))
+
+
+# Loading a host's rows ----------------------------------------------------
+
+@dataclasses.dataclass
+class _HostRows:
+    devices: dict        # device id -> row
+    cpids: dict          # (cpid_type, canonical info) -> row
+    cpid_of_device: dict  # device id -> cpid row id
+    deployables: dict    # name -> row
+    traits: dict         # deployable id -> {trait: row id}
+    attributes: dict     # deployable id -> {key: row}
+    handles: dict        # deployable id -> {canonical info: row}
+
+
+def _load_host_rows(session, hostname):
+    """All rows of the host's devices, with one query per table."""
+    dev, cp, dep = (models.Device.__table__, models.ControlpathID.__table__,
+                    models.Deployable.__table__)
+    trait, attr, ah = (models.DeployableTrait.__table__,
+                       models.Attribute.__table__,
+                       models.AttachHandle.__table__)
+    on_host = dev.c.hostname == hostname
+    rows = _HostRows({}, {}, {}, {}, {}, {}, {})
+    for row in session.execute(sa.select(dev).where(on_host)):
+        rows.devices[row.id] = row
+    for row in session.execute(
+            sa.select(cp).join(dev, cp.c.device_id == dev.c.id)
+            .where(on_host).order_by(cp.c.id)):
+        rows.cpids[_cpid_key(row.cpid_type, row.cpid_info)] = row
+        rows.cpid_of_device.setdefault(row.device_id, row.id)
+    dep_join = dep.join(dev, dep.c.device_id == dev.c.id)
+    for row in session.execute(sa.select(dep).select_from(dep_join)
+                               .where(on_host)):
+        rows.deployables[row.name] = row
+    for row in session.execute(
+            sa.select(trait).select_from(
+                trait.join(dep, trait.c.deployable_id == dep.c.id)
+                .join(dev, dep.c.device_id == dev.c.id)).where(on_host)):
+        rows.traits.setdefault(row.deployable_id, {})[row.trait] = row.id
+    for row in session.execute(
+            sa.select(attr).select_from(
+                attr.join(dep, attr.c.deployable_id == dep.c.id)
+                .join(dev, dep.c.device_id == dev.c.id)).where(on_host)):
+        rows.attributes.setdefault(row.deployable_id, {})[row.key] = row
+    for row in session.execute(
+            sa.select(ah).select_from(
+                ah.join(dep, ah.c.deployable_id == dep.c.id)
+                .join(dev, dep.c.device_id == dev.c.id)).where(on_host)):
+        rows.handles.setdefault(row.deployable_id, {})[
+            _canonical_info(row.attach_info)] = row
+    return rows
+
+
+def _names_owned_elsewhere(session, hostname, names):
+    """{deployable name: other host} for report names another host owns."""
+    if not names:
+        return {}
+    dep, dev = models.Deployable.__table__, models.Device.__table__
+    query = (sa.select(dep.c.name, dev.c.hostname)
+             .select_from(dep.join(dev, dep.c.device_id == dev.c.id))
+             .where(dep.c.name.in_(sorted(names)))
+             .where(dev.c.hostname != hostname))
+    return {row.name: row.hostname for row in session.execute(query)}
+
+
+def _held(session, deployable_ids, handle_ids):
+    """(deployable ids, handle ids) that some ARQ holds, among those given."""
+    if not deployable_ids and not handle_ids:
+        return set(), set()
+    arq = models.ExtendedAcceleratorRequest.__table__
+    query = sa.select(arq.c.deployable_id, arq.c.attach_handle_id).where(
+        sa.or_(arq.c.deployable_id.in_(sorted(deployable_ids)),
+               arq.c.attach_handle_id.in_(sorted(handle_ids))))
+    held_deps, held_handles = set(), set()
+    for row in session.execute(query):
+        held_deps.add(row.deployable_id)
+        held_handles.add(row.attach_handle_id)
+    return held_deps, held_handles
+
+
+# Bulk writes ----------------------------------------------------------------
+
+def _insert(session, model, rows):
+    """Insert rows; return {uuid: id} when the table has uuids."""
+    if not rows:
+        return {}
+    table = model.__table__
+    now = timeutils.utcnow()
+    for row in rows:
+        row.setdefault('created_at', now)
+    session.execute(sa.insert(table), rows)
+    if 'uuid' not in table.c:
+        return {}
+    # Re-read the generated ids: portable where RETURNING is not.
+    uuids = [row['uuid'] for row in rows]
+    return dict((r.uuid, r.id) for r in session.execute(
+        sa.select(table.c.uuid, table.c.id).where(table.c.uuid.in_(uuids))))
+
+
+def _update(session, model, changes):
+    """Apply {id: {column: value}} with one executemany per column set."""
+    table = model.__table__
+    now = timeutils.utcnow()
+    by_columns = {}
+    for row_id, values in changes.items():
+        if values:
+            params = {'v_' + key: value for key, value in values.items()}
+            params.update(row_id=row_id, v_updated_at=now)
+            by_columns.setdefault(tuple(sorted(values)), []).append(params)
+    for columns, params in by_columns.items():
+        # Bind names differ from column names: SQLAlchemy reserves those.
+        stmt = (sa.update(table)
+                .where(table.c.id == sa.bindparam('row_id'))
+                .values({column: sa.bindparam('v_' + column)
+                         for column in columns + ('updated_at',)}))
+        session.execute(stmt, params)
+
+
+class _RowsChanged(Exception):
+    """A guarded write matched fewer rows than read: roll back, retry."""
+
+
+def _delete(session, model, ids, *guards):
+    """Delete rows by id under the given guards; all of them or none.
+
+    The guards make the delete a compare-and-swap: a row that became held
+    since we read it (an ARQ claimed it) is not deleted, and the whole
+    report is rolled back for the caller to retry with fresh data.
+    """
+    if not ids:
+        return
+    table = model.__table__
+    stmt = sa.delete(table).where(table.c.id.in_(sorted(ids)), *guards)
+    if session.execute(stmt).rowcount != len(ids):
+        raise _RowsChanged()
+
+
+def _no_arq_on_deployable():
+    dep = models.Deployable.__table__
+    arq = models.ExtendedAcceleratorRequest.__table__
+    return ~sa.exists().where(arq.c.deployable_id == dep.c.id)
+
+
+def _handle_is_free():
+    ah = models.AttachHandle.__table__
+    arq = models.ExtendedAcceleratorRequest.__table__
+    return sa.and_(ah.c.in_use == sa.false(),
+                   ~sa.exists().where(arq.c.attach_handle_id == ah.c.id))
+
+
+# The diff -------------------------------------------------------------------
+
+@engine.writer
+def apply_report(context, hostname, rpc_host, compute_rp_uuid, devices,
+                 fingerprint):
+    """Make the DB say what the host's report says; return a ReportOutcome.
+
+    ``devices`` are ``cyborg.accelerator.inventory.Device`` objects. Raises
+    InvalidReport (nothing written) for a report that cannot be stored, and
+    ReportConflict when a row changed under us (the caller retries).
+    """
+    session = context.session
+    usable = validate_report(hostname, devices)
+    report_names = {dep.name for device in usable
+                    for dep in device.deployables}
+    taken = _names_owned_elsewhere(session, hostname, report_names)
+    if taken:
+        name = sorted(taken)[0]
+        raise exception.InvalidReport(
+            hostname=hostname,
+            reason='deployable name %s belongs to host %s'
+                   % (name, taken[name]))
+
+    rows = _load_host_rows(session, hostname)
+    outcome = ReportOutcome()
+    now = timeutils.utcnow()
+    try:
+        device_ids = _sync_devices(session, hostname, usable, rows)
+        present = _sync_deployables(session, usable, device_ids, rows,
+                                    outcome)
+        _remove_absent(session, rows, present, device_ids, outcome, now)
+    except _RowsChanged:
+        # Raised out of the writer: everything above is rolled back.
+        raise exception.ReportConflict(hostname=hostname)
+    agent_hosts.record_report(context, hostname, rpc_host, compute_rp_uuid,
+                              fingerprint, now)
+    return outcome
+
+
+def _sync_devices(session, hostname, usable, rows):
+    """Insert/update devices and control paths.
+
+    Returns {cpid key: (device id, cpid id)} for every reported device.
+    """
+    new_devices, new_cpids, device_changes = [], [], {}
+    ids = {}
+    for device in usable:
+        key = _cpid_key(device.controlpath.cpid_type, device.controlpath.info)
+        fields = {'type': device.type, 'vendor': device.vendor,
+                  'model': device.model,
+                  'std_board_info': device.std_board_info,
+                  'vendor_board_info': device.vendor_board_info}
+        cpid = rows.cpids.get(key)
+        if cpid is None:
+            dev_uuid = str(uuidlib.uuid4())
+            new_devices.append(dict(fields, uuid=dev_uuid, hostname=hostname,
+                                    status='enabled'))
+            new_cpids.append({'uuid': str(uuidlib.uuid4()),
+                              'cpid_type': key[0], 'cpid_info': key[1],
+                              '_device_uuid': dev_uuid, '_key': key})
+            continue
+        current = rows.devices[cpid.device_id]
+        changes = {k: v for k, v in fields.items()
+                   if getattr(current, k) != v}
+        if current.missing_since is not None:
+            changes['missing_since'] = None
+        device_changes[current.id] = changes
+        ids[key] = (current.id, cpid.id)
+
+    device_id_by_uuid = _insert(session, models.Device, new_devices)
+    for cpid in new_cpids:
+        cpid['device_id'] = device_id_by_uuid[cpid.pop('_device_uuid')]
+    keys = {cpid['uuid']: (cpid.pop('_key'), cpid['device_id'])
+            for cpid in new_cpids}
+    for cpid_uuid, cpid_id in _insert(session, models.ControlpathID,
+                                      new_cpids).items():
+        key, device_id = keys[cpid_uuid]
+        ids[key] = (device_id, cpid_id)
+    _update(session, models.Device, device_changes)
+    return ids
+
+
+def _sync_deployables(session, usable, device_ids, rows, outcome):
+    """Insert/update deployables and their traits, attributes and handles.
+
+    Returns the names of the deployables in the report.
+    """
+    new_deps, dep_changes, wanted = [], {}, []
+    for device in usable:
+        key = _cpid_key(device.controlpath.cpid_type, device.controlpath.info)
+        device_id, cpid_id = device_ids[key]
+        for dep in device.deployables:
+            fields = {'num_accelerators': dep.num_accelerators,
+                      'driver_name': dep.driver_name,
+                      'resource_class': dep.resource_class,
+                      'rp_uuid': (provider_uuid(dep.name)
+                                  if dep.resource_class else None),
+                      'device_id': device_id}
+            current = rows.deployables.get(dep.name)
+            if current is None:
+                new_deps.append(dict(fields, uuid=str(uuidlib.uuid4()),
+                                     name=dep.name))
+                outcome.created.append(dep.name)
+            else:
+                changes = {k: v for k, v in fields.items()
+                           if getattr(current, k) != v}
+                if current.missing_since is not None:
+                    changes['missing_since'] = None
+                dep_changes[current.id] = changes
+            wanted.append((dep, cpid_id))
+
+    dep_ids = {name: row.id for name, row in rows.deployables.items()}
+    by_uuid = _insert(session, models.Deployable, new_deps)
+    dep_ids.update((row['name'], by_uuid[row['uuid']]) for row in new_deps)
+    _update(session, models.Deployable, dep_changes)
+
+    children_changed = _sync_deployable_children(session, wanted, dep_ids,
+                                                 rows)
+    for dep, _cpid in wanted:
+        dep_id = dep_ids[dep.name]
+        if dep.name not in outcome.created and (
+                dep_changes.get(dep_id) or dep_id in children_changed):
+            outcome.updated.append(dep.name)
+    return {dep.name for dep, _cpid in wanted}
+
+
+def _sync_deployable_children(session, wanted, dep_ids, rows):
+    """Diff traits, attributes and attach handles of reported deployables.
+
+    Returns the ids of deployables whose children changed.
+    """
+    changed = set()
+    new_traits, gone_traits = [], []
+    new_attrs, attr_changes, gone_attrs = [], {}, []
+    new_handles, handle_changes, gone_handles = [], {}, {}
+    for dep, cpid_id in wanted:
+        dep_id = dep_ids[dep.name]
+        have = rows.traits.get(dep_id, {})
+        for trait in sorted(set(dep.traits) - set(have)):
+            new_traits.append({'deployable_id': dep_id, 'trait': trait})
+            changed.add(dep_id)
+        for trait in set(have) - set(dep.traits):
+            gone_traits.append(have[trait])
+            changed.add(dep_id)
+
+        have = rows.attributes.get(dep_id, {})
+        for key, value in dep.attributes.items():
+            value = str(value)
+            if key not in have:
+                new_attrs.append({'uuid': str(uuidlib.uuid4()),
+                                  'deployable_id': dep_id, 'key': key,
+                                  'value': value})
+                changed.add(dep_id)
+            elif have[key].value != value:
+                attr_changes[have[key].id] = {'value': value}
+                changed.add(dep_id)
+        for key in set(have) - set(dep.attributes):
+            gone_attrs.append(have[key].id)
+            changed.add(dep_id)
+
+        have = rows.handles.get(dep_id, {})
+        reported = {}
+        for handle in dep.attach_handles:
+            info = report_format.canonical_json(handle.info)
+            reported[info] = handle
+            current = have.get(info)
+            if current is None:
+                new_handles.append({'uuid': str(uuidlib.uuid4()),
+                                    'deployable_id': dep_id,
+                                    'cpid_id': cpid_id, 'in_use': False,
+                                    'attach_type': handle.attach_type,
+                                    'attach_info': info})
+                changed.add(dep_id)
+                continue
+            changes = {}
+            if current.attach_type != handle.attach_type:
+                changes['attach_type'] = handle.attach_type
+            if current.cpid_id != cpid_id:
+                changes['cpid_id'] = cpid_id
+            if changes:
+                handle_changes[current.id] = changes
+                changed.add(dep_id)
+        for info, current in have.items():
+            if info not in reported:
+                gone_handles[current.id] = current
+                if current.cpid_id != cpid_id:
+                    # If it is kept (held), it must follow its deployable
+                    # off a control path that may be deleted.
+                    handle_changes[current.id] = {'cpid_id': cpid_id}
+
+    # A vanished handle still held by an ARQ stays until it is released.
+    _held_deps, held = _held(session, set(), set(gone_handles))
+    held |= {hid for hid, row in gone_handles.items() if row.in_use}
+    removable = set(gone_handles) - held
+    changed |= {gone_handles[hid].deployable_id for hid in removable}
+    for hid in removable:
+        handle_changes.pop(hid, None)
+
+    _delete(session, models.DeployableTrait, gone_traits)
+    _delete(session, models.Attribute, gone_attrs)
+    _delete(session, models.AttachHandle, removable, _handle_is_free())
+    _insert(session, models.DeployableTrait, new_traits)
+    _insert(session, models.Attribute, new_attrs)
+    _insert(session, models.AttachHandle, new_handles)
+    _update(session, models.Attribute, attr_changes)
+    _update(session, models.AttachHandle, handle_changes)
+    return changed
+
+
+def _remove_absent(session, rows, present, device_ids, outcome, now):
+    """Delete what the report no longer has, or mark it missing if held."""
+    absent = {name: row for name, row in rows.deployables.items()
+              if name not in present}
+    absent_ids = {row.id for row in absent.values()}
+    their_handles = {h.id: h for dep_id in absent_ids
+                     for h in rows.handles.get(dep_id, {}).values()}
+    held_deps, held_handles = _held(session, absent_ids, set(their_handles))
+    held_deps |= {their_handles[hid].deployable_id
+                  for hid in held_handles if hid in their_handles}
+    held_deps |= {h.deployable_id for h in their_handles.values() if h.in_use}
+
+    dep_changes, doomed = {}, set()
+    for name, row in sorted(absent.items()):
+        if row.id in held_deps:
+            if row.missing_since is None:
+                dep_changes[row.id] = {'missing_since': now}
+            outcome.missing.append(name)
+        else:
+            doomed.add(row.id)
+            outcome.deleted.append(name)
+            if row.rp_uuid:
+                outcome.deleted_providers.append(row.rp_uuid)
+
+    # Devices no longer reported: deleted unless a held deployable keeps one.
+    reported_devices = {device_id for device_id, _ in device_ids.values()}
+    kept_by = {row.device_id for row in absent.values()
+               if row.id in held_deps}
+    device_changes, doomed_devices = {}, set()
+    for device_id, device in rows.devices.items():
+        if device_id in reported_devices:
+            continue
+        if device_id in kept_by:
+            if device.missing_since is None:
+                device_changes[device_id] = {'missing_since': now}
+        else:
+            doomed_devices.add(device_id)
+
+    _update(session, models.Deployable, dep_changes)
+    _update(session, models.Device, device_changes)
+
+    trait_ids = [tid for dep_id in doomed
+                 for tid in rows.traits.get(dep_id, {}).values()]
+    attr_ids = [a.id for dep_id in doomed
+                for a in rows.attributes.get(dep_id, {}).values()]
+    handle_ids = [h.id for dep_id in doomed
+                  for h in rows.handles.get(dep_id, {}).values()]
+    _delete(session, models.DeployableTrait, trait_ids)
+    _delete(session, models.Attribute, attr_ids)
+    _delete(session, models.AttachHandle, handle_ids, _handle_is_free())
+    _delete(session, models.Deployable, doomed, _no_arq_on_deployable())
+    cpid_ids = [row.id for row in rows.cpids.values()
+                if row.device_id in doomed_devices]
+    _delete(session, models.ControlpathID, cpid_ids)
+    _delete(session, models.Device, doomed_devices)

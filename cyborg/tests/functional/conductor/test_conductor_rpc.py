@@ -1,0 +1,111 @@
+"""The conductor service over RPC (in-process transport), as agents call it."""
+
+import time
+import uuid
+
+import oslo_messaging as messaging
+import pytest
+
+from cyborg.accelerator import inventory
+from cyborg.conductor import rpcapi
+from cyborg.conductor import service as conductor_service
+from cyborg.db import models
+from cyborg import exception
+from cyborg import rpc
+from cyborg.tests.fixtures import placement as placement_fixture
+from cyborg.tests.functional.conductor import builders
+
+
+def fake_transport(conf):
+    return messaging.get_rpc_transport(
+        conf, url='fake:/', allowed_remote_exmods=rpc.ALLOWED_EXMODS)
+
+
+@pytest.fixture
+def running_conductor(db, placement_conf):
+    transport = fake_transport(placement_conf)
+    client, http = placement_fixture.counting_client(placement_conf)
+    conductor = conductor_service.ConductorService(placement_conf, transport,
+                                                   client)
+    conductor.start()
+    yield rpcapi.ConductorAPI(transport, timeout=30), client, http
+    conductor.stop()
+    conductor.wait()
+    transport.cleanup()
+
+
+def test_report_heartbeat_and_status_over_rpc(running_conductor, db,
+                                              admin_context):
+    api, client, http = running_conductor
+    cn_uuid, host = placement_fixture.create_compute_node(client)
+    devices = [builders.pci_device(host, '0000:3b:00.0', num=2)]
+    fingerprint = inventory.fingerprint(devices)
+
+    # A host never seen wants a full report.
+    assert api.heartbeat(admin_context, host, fingerprint) is True
+    summary = api.report_data(admin_context, host, 'rpc-' + host, cn_uuid,
+                              inventory.report_to_wire(devices), fingerprint)
+    assert summary['created'] == 1 and summary['placement_in_sync']
+    assert api.heartbeat(admin_context, host, fingerprint) is False
+    assert api.heartbeat(admin_context, host, 'changed') is True
+
+    device_uuid = builders.rows(db, models.Device, hostname=host)[0].uuid
+    assert api.set_device_status(admin_context, device_uuid,
+                                 'maintaining')['status'] == 'maintaining'
+    tree = placement_fixture.read_provider_tree(client, cn_uuid)
+    assert tree[host + '_0000:3b:00.0']['inventories'] == \
+        placement_fixture.expected_inventory('FPGA', 2, reserved=2)
+
+
+def test_domain_errors_reach_the_caller_as_themselves(running_conductor,
+                                                      admin_context):
+    api, client, _http = running_conductor
+    cn_uuid, host = placement_fixture.create_compute_node(client)
+    dup = [builders.pci_device(host, '0000:3b:00.0', name='d'),
+           builders.pci_device(host, '0000:5e:00.0', name='d')]
+
+    with pytest.raises(exception.InvalidReport):
+        api.report_data(admin_context, host, host, cn_uuid,
+                        inventory.report_to_wire(dup), 'fp')
+    with pytest.raises(exception.InvalidReport):
+        api.report_data(admin_context, host, host, cn_uuid,
+                        [{'type': 'FPGA'}], 'fp')
+    with pytest.raises(exception.UnknownHost):
+        api.report_data(admin_context, 'nowhere', 'nowhere',
+                        str(uuid.uuid4()), [], 'fp')
+    with pytest.raises(exception.DeviceNotFound):
+        api.set_device_status(admin_context, str(uuid.uuid4()), 'enabled')
+
+
+def test_reconcile_runs_at_start(db, placement_conf, admin_context):
+    # A conductor starting after Placement lost providers puts them back.
+    client, _http = placement_fixture.counting_client(placement_conf)
+    transport = fake_transport(placement_conf)
+    first = conductor_service.ConductorService(placement_conf, transport,
+                                               client)
+    first.start()
+    api = rpcapi.ConductorAPI(transport, timeout=30)
+    cn_uuid, host = placement_fixture.create_compute_node(client)
+    devices = [builders.pci_device(host, '0000:3b:00.0')]
+    api.report_data(admin_context, host, host, cn_uuid,
+                    inventory.report_to_wire(devices),
+                    inventory.fingerprint(devices))
+    first.stop()
+    first.wait()
+    before = placement_fixture.read_provider_tree(client, cn_uuid)
+    client.delete_provider(before[host + '_0000:3b:00.0']['uuid'])
+
+    second = conductor_service.ConductorService(placement_conf, transport,
+                                                client)
+    second.start()
+    try:
+        deadline = time.monotonic() + 20
+        while (not placement_fixture.read_provider_tree(client, cn_uuid)
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
+        assert placement_fixture.read_provider_tree(client,
+                                                    cn_uuid) == before
+    finally:
+        second.stop()
+        second.wait()
+        transport.cleanup()

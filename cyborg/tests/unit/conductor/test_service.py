@@ -1,0 +1,80 @@
+"""The conductor process's pieces: endpoints, periodic work, command line."""
+
+import subprocess
+import sys
+import threading
+import time
+
+from cyborg.conductor import manager
+from cyborg.conductor import service
+
+
+def test_make_endpoints_serves_reports_first(conf):
+    endpoints = service.make_endpoints(conf, None, None)
+    assert isinstance(endpoints[0], manager.ConductorManager)
+    assert endpoints[0].target.version == '1.0'
+    assert [type(e).__name__ for e in endpoints[1:]] == ['ARQManager']
+
+
+def test_periodic_tasks_run_at_start_then_every_interval():
+    runs = {'fast': 0, 'once': 0, 'broken': 0}
+    done = threading.Event()
+
+    def fast():
+        runs['fast'] += 1
+        if runs['fast'] >= 3:
+            done.set()
+
+    def broken():
+        runs['broken'] += 1
+        raise RuntimeError('a failing pass must not end the thread')
+
+    runner = service.PeriodicRunner([
+        service.PeriodicTask('fast', fast, 0.05),
+        service.PeriodicTask('once', lambda: runs.__setitem__(
+            'once', runs['once'] + 1), None),
+        service.PeriodicTask('broken', broken, 0.05),
+    ])
+    runner.start()
+    try:
+        assert done.wait(10)
+    finally:
+        runner.stop()
+        runner.wait()
+    assert runs['once'] == 1 and runs['broken'] >= 2
+
+
+def test_stop_interrupts_a_long_wait():
+    runner = service.PeriodicRunner([service.PeriodicTask(
+        'slow', lambda: None, 3600)])
+    runner.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    runner.stop()
+    runner.wait()
+    assert time.monotonic() - started < 5
+
+
+def _run_conductor(*args):
+    return subprocess.run([sys.executable, '-m', 'cyborg.cmd.conductor',
+                           *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_help_exits_zero():
+    result = _run_conductor('--help')
+    assert result.returncode == 0
+    assert 'usage' in result.stdout.lower()
+
+
+def test_start_failure_is_one_line(tmp_path):
+    conf_file = tmp_path / 'cyborg.conf'
+    conf_file.write_text(
+        '[DEFAULT]\nstate_path = %s\ntransport_url = nosuchdriver://x/\n'
+        '[database]\nconnection = sqlite:///%s/c.sqlite\n'
+        % (tmp_path, tmp_path))
+    result = _run_conductor('--config-file', str(conf_file))
+    assert result.returncode != 0
+    assert 'Traceback' not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and 'error' in lines[0], result.stderr
