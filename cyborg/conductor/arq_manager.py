@@ -1,0 +1,99 @@
+"""The conductor's RPC endpoint for binding: bind, unbind, delete follow-up,
+and admin programming of a deployable.
+
+Thin on purpose: the bind algorithm is ``binding.py``, programming
+``programming.py``, the Nova outbox ``nova_events.py`` and the data access
+``cyborg.db.bindings``. Served next to ``ConductorManager`` on the same RPC
+server (topic ``cyborg-conductor``); the client side is
+``cyborg.conductor.rpcapi``.
+"""
+
+import logging
+
+import oslo_messaging as messaging
+
+from cyborg.conductor import binding
+from cyborg.conductor import nova_events
+from cyborg.conductor import programming
+from cyborg.db import bindings
+from cyborg.db import deployables as deployables_db
+from cyborg import exception
+
+LOG = logging.getLogger(__name__)
+
+
+class ARQManager:
+    """bind_arqs, unbind_arqs, arqs_deleted, program_deployable (RPC 1.0)."""
+
+    target = messaging.Target(version='1.0')
+
+    def __init__(self, conf, transport, placement_client, nova_client=None,
+                 glance_client=None):
+        self._conf = conf
+        self.events = nova_events.EventDelivery(conf, nova_client)
+        self.binder = binding.Binder(conf, transport, placement_client,
+                                     glance_client, events=self.events)
+
+    def bind_arqs(self, context, arq_uuids):
+        """Run the binds the API started (a cast: nobody waits for this).
+
+        Outcomes and their Nova events are committed per ARQ; the events of
+        the batch are sent once all its binds are done.
+        """
+        self.binder.bind_batch(context, arq_uuids)
+
+    @messaging.expected_exceptions(exception.ARQNotFound,
+                                   exception.ARQBadState)
+    def unbind_arqs(self, context, arq_uuids):
+        """Unbind each ARQ and free its handle, then remove freed mdevs.
+
+        Every ARQ is processed; afterwards ARQNotFound names the missing
+        ones, or ARQBadState reports the first that could not be unbound.
+        No Nova event is sent for an unbind.
+        """
+        released, missing, refused = [], [], None
+        for arq_uuid in dict.fromkeys(arq_uuids):
+            try:
+                handle = bindings.unbind_arq(context, arq_uuid)
+            except exception.ARQNotFound:
+                missing.append(arq_uuid)
+                continue
+            except exception.ARQBadState as exc:
+                refused = refused or exc
+                continue
+            if handle is not None:
+                released.append(handle)
+        for handle in released:
+            binding.remove_released_mdev(context, self.binder.agent, handle)
+        if missing:
+            raise exception.ARQNotFound(uuid=', '.join(missing))
+        if refused is not None:
+            raise refused
+
+    def arqs_deleted(self, context, released_handles):
+        """Remove the mdevs among the handles a delete freed (a cast)."""
+        for handle in released_handles:
+            binding.remove_released_mdev(context, self.binder.agent, handle)
+
+    @messaging.expected_exceptions(exception.DeployableNotFound,
+                                   exception.ImageNotFound,
+                                   exception.Invalid,
+                                   exception.Conflict,
+                                   exception.ServiceUnavailable,
+                                   exception.ProgrammingFailed)
+    def program_deployable(self, context, deployable_uuid, image_uuid):
+        """Program an image onto a deployable now; the deployable's dict.
+
+        The agent programs even when the deployable is recorded as holding
+        the image already (an admin asking means: do it). Refused with
+        DeployableInUse while ARQs hold handles of the deployable.
+        """
+        deployable, controlpaths, agent_host = (
+            bindings.get_deployable_for_programming(context, deployable_uuid))
+        programmer = self.binder.programmer
+        image = programmer.glance.get_image(image_uuid)
+        programmer.ensure_programmed(
+            context, deployable, controlpaths, agent_host, image,
+            programming.image_function_id(image),
+            timeout=self._conf.conductor.agent_rpc_timeout, force=True)
+        return deployables_db.get_deployable(context, deployable_uuid)

@@ -1,0 +1,350 @@
+"""The bind algorithm: from an ARQ in BindStarted to Bound or BindFailed.
+
+The API moves ARQs to BindStarted and casts ``bind_arqs``; recovery finds
+binds nobody is working on. Either way a conductor runs, per ARQ:
+
+1. take the bind lease (compare-and-swap; the loser of a race skips);
+2. read the ARQ, its profile group and the deployable behind
+   ``device_rp_uuid``;
+3. when the group names a bitstream: look it up in Glance, have the host's
+   agent program it unless the deployable already holds it, record it and
+   move the function trait in Placement (``programming.py``);
+4. claim a free attach handle (compare-and-swap in the DB);
+5. for an MDEV handle, have the agent create the mdev (its uuid is the
+   handle's);
+6. commit the outcome together with its Nova event (``finish_bind``).
+
+Every step is idempotent, so a bind re-run after a conductor died picks up
+what the dead one left (the handle it claimed, the bitstream it recorded).
+No DB transaction stays open across a remote call; the lease is renewed in
+the background while one runs, and remote calls are bounded so that the
+bind ends within ``[DEFAULT] bind_timeout`` of its start. A failure frees
+what the bind claimed (mdev removed first, then the handle freed with the
+outcome) and is told to Nova as a ``failed`` event.
+"""
+
+from concurrent import futures
+import dataclasses
+import datetime
+import logging
+import threading
+import uuid
+
+import oslo_messaging as messaging
+from oslo_utils import timeutils
+
+from cyborg.accelerator import inventory
+from cyborg.agent import rpcapi as agent_rpcapi
+from cyborg.conductor import programming
+from cyborg.db import bindings
+from cyborg import exception
+
+LOG = logging.getLogger(__name__)
+
+# Cleanup calls (mdev removal) run after the bind's own time may be up;
+# they get this long at most, so a dead agent delays a failure only a bit.
+CLEANUP_TIMEOUT = 10
+
+
+def describe_error(exc):
+    """A bind_error text: our messages as they are, others with their type."""
+    if isinstance(exc, exception.CyborgException):
+        return str(exc)
+    if isinstance(exc, messaging.RemoteError):
+        return '%s: %s' % (exc.exc_type, exc.value)
+    return '%s: %s' % (type(exc).__name__, exc)
+
+
+class AgentCalls:
+    """Calls to agents, each with its own timeout.
+
+    A call that gets no answer (no agent listening, agent too slow, broker
+    trouble) raises AgentUnreachable; an exception the agent raised comes
+    back as itself (cyborg's) or as a RemoteError.
+    """
+
+    def __init__(self, transport, default_timeout):
+        self._transport = transport
+        self._default_timeout = default_timeout
+
+    def _api(self, timeout):
+        return agent_rpcapi.AgentAPI(self._transport,
+                                     timeout=timeout or self._default_timeout)
+
+    def _call(self, host, timeout, call):
+        try:
+            return call(self._api(timeout))
+        except messaging.MessagingTimeout:
+            raise exception.AgentUnreachable(
+                host=host, reason='no answer within %s s'
+                                  % (timeout or self._default_timeout))
+        except messaging.RemoteError:
+            raise
+        except messaging.MessagingException as exc:
+            raise exception.AgentUnreachable(host=host, reason=str(exc))
+
+    def program(self, context, host, controlpath, image, driver_name,
+                timeout=None):
+        # The agent verifies the download against the strongest digest
+        # Glance has: os_hash_value/os_hash_algo, else the md5 checksum.
+        checksum, algo = image.get('os_hash_value'), image.get('os_hash_algo')
+        if not checksum:
+            checksum, algo = image.get('checksum'), None
+        return self._call(host, timeout, lambda api: api.program(
+            context, host, controlpath, image['id'], driver_name,
+            checksum=checksum, checksum_algo=algo))
+
+    def create_mdev(self, context, host, handle, timeout=None):
+        info = handle['attach_info']
+        return self._call(host, timeout, lambda api: api.create_mdev(
+            context, host, inventory.pci_address_str(info),
+            info['asked_type'], handle['uuid']))
+
+    def remove_mdev(self, context, host, handle, timeout=None):
+        info = handle['attach_info']
+        return self._call(host, timeout, lambda api: api.remove_mdev(
+            context, host, inventory.pci_address_str(info),
+            info['asked_type'], handle['uuid']))
+
+
+def remove_released_mdev(context, agent, handle, timeout=CLEANUP_TIMEOUT):
+    """Remove the mdev of a handle an unbind or delete freed (best effort).
+
+    Skipped when the handle was claimed again meanwhile: its new holder
+    uses the very same mdev (same uuid, same type). A failure is logged;
+    the mdev then lingers until the handle's next bind reuses it.
+    """
+    if handle['attach_type'] != 'MDEV':
+        return False
+    if bindings.is_attach_handle_in_use(context, handle['uuid']):
+        return False
+    host = bindings.agent_rpc_host(context, handle['hostname'])
+    try:
+        agent.remove_mdev(context, host, handle, timeout=timeout)
+    except Exception as exc:
+        LOG.warning('Could not remove mdev %s on host %s: %s',
+                    handle['uuid'], host, describe_error(exc))
+        return False
+    return True
+
+
+@dataclasses.dataclass
+class _Attempt:
+    """One worker's run of one bind, under its lease."""
+
+    arq: dict
+    owner: str
+    deadline: datetime.datetime
+    # The MDEV handle whose mdev this run asked an agent to create.
+    mdev_handle: dict = None
+    mdev_host: str = None
+
+
+class _LeaseKeeper:
+    """Renews a bind lease in the background while a remote call runs.
+
+    It stops renewing at ``until`` (the bind's deadline), so a conductor
+    stuck past the deadline lets its lease lapse and recovery fails the
+    bind on time.
+    """
+
+    def __init__(self, context, attempt, seconds, until=None):
+        self._context = context
+        self._attempt = attempt
+        self._seconds = seconds
+        self._until = until
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='bind-lease')
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self):
+        arq = self._attempt.arq
+        while not self._stop.wait(max(0.2, self._seconds / 3.0)):
+            if self._until is not None and timeutils.utcnow() >= self._until:
+                return
+            try:
+                if not bindings.renew_bind_lease(
+                        self._context, arq['uuid'], self._attempt.owner,
+                        self._seconds, bind_seq=arq['bind_seq']):
+                    return
+            except Exception:
+                LOG.exception('Could not renew the bind lease of ARQ %s',
+                              arq['uuid'])
+
+
+class Binder:
+    """Runs binds on a thread pool; one per conductor process."""
+
+    def __init__(self, conf, transport, placement_client, glance_client,
+                 events=None):
+        self._conf = conf
+        self.agent = AgentCalls(transport, conf.conductor.agent_rpc_timeout)
+        self.programmer = programming.Programmer(conf, placement_client,
+                                                 glance_client, self.agent)
+        self._events = events
+        self._pool = futures.ThreadPoolExecutor(
+            max_workers=conf.thread_pool_size, thread_name_prefix='bind')
+
+    def close(self):
+        self._pool.shutdown(wait=True)
+
+    def bind_batch(self, context, arq_uuids, deliver_events=True):
+        """Run the binds concurrently; {uuid: 'Bound'|'BindFailed'|None}.
+
+        None: this worker did not finish that bind (another one holds it,
+        or it was unbound or deleted meanwhile). Once all outcomes are
+        committed, the batch's Nova events are delivered.
+        """
+        running = {arq_uuid: self._pool.submit(self.bind_one, context,
+                                               arq_uuid)
+                   for arq_uuid in dict.fromkeys(arq_uuids)}
+        outcomes = {arq_uuid: future.result()
+                    for arq_uuid, future in running.items()}
+        finished = [u for u, outcome in outcomes.items() if outcome]
+        if deliver_events and finished and self._events is not None:
+            try:
+                self._events.deliver_due(context, arq_uuids=finished)
+            except Exception:
+                # The events are safe in the outbox; recovery sends them.
+                LOG.exception('Delivering the events of %d binds failed',
+                              len(finished))
+        return outcomes
+
+    def bind_one(self, context, arq_uuid):
+        """Bind one ARQ if nobody else is; its outcome, or None. Never raises."""
+        owner = '%s:%s' % (self._conf.host, uuid.uuid4().hex)
+        try:
+            arq = bindings.acquire_bind_lease(
+                context, arq_uuid, owner, self._conf.bind_lease_seconds)
+        except Exception:
+            LOG.exception('Could not take the bind lease of ARQ %s', arq_uuid)
+            return None
+        if arq is None:
+            return None
+        started = arq['bind_started_at'] or timeutils.utcnow()
+        attempt = _Attempt(arq, owner, started + datetime.timedelta(
+            seconds=self._conf.bind_timeout))
+        try:
+            if timeutils.utcnow() >= attempt.deadline:
+                raise exception.BindTimedOut(seconds=self._conf.bind_timeout)
+            handle = self._bind(context, attempt)
+        except exception.BindNotOwned:
+            self._after_losing_bind(context, attempt)
+            return None
+        except Exception as exc:
+            if not isinstance(exc, exception.CyborgException):
+                LOG.exception('Unexpected error binding ARQ %s', arq_uuid)
+            return self._fail(context, attempt, describe_error(exc))
+        try:
+            result = bindings.finish_bind(context, arq, bindings.BOUND,
+                                          lease_owner=owner)
+        except Exception:
+            # The lease lapses and recovery finishes the bind.
+            LOG.exception('Could not record the outcome of ARQ %s', arq_uuid)
+            return None
+        if result is None:
+            self._after_losing_bind(context, attempt)
+            return None
+        LOG.info('Bound ARQ %s (instance %s) to %s handle %s', arq_uuid,
+                 arq['instance_uuid'], handle['attach_type'], handle['uuid'])
+        return bindings.BOUND
+
+    def _bind(self, context, attempt):
+        """Steps 2 to 5 of the module docstring; the handle claimed."""
+        arq = attempt.arq
+        inputs = bindings.get_bind_inputs(context, arq['uuid'])
+        if inputs.group is None:
+            raise exception.Invalid(
+                reason='the device profile has no request group %s'
+                       % arq['device_profile_group_id'])
+        deployable = inputs.deployable
+        if deployable is None:
+            raise exception.NoDeployableForProvider(
+                rp_uuid=arq['device_rp_uuid'])
+        image = None
+        if programming.wants_bitstream(inputs.group):
+            with self._keep_lease(context, attempt, until=attempt.deadline):
+                image, function_id = self.programmer.requested_image(
+                    inputs.group)
+                self.programmer.ensure_programmed(
+                    context, deployable, inputs.controlpaths,
+                    inputs.agent_host, image, function_id,
+                    timeout=self._remote_timeout(attempt), arq_id=arq['id'])
+        try:
+            handle = bindings.claim_attach_handle(
+                context, arq['id'], deployable['id'],
+                bind_seq=arq['bind_seq'], lease_owner=attempt.owner,
+                bitstream_id=image['id'] if image else None)
+        except exception.NoFreeAttachHandle:
+            raise exception.NoFreeAttachHandle(deployable=deployable['uuid'])
+        if handle['attach_type'] == 'MDEV':
+            attempt.mdev_handle, attempt.mdev_host = handle, inputs.agent_host
+            with self._keep_lease(context, attempt, until=attempt.deadline):
+                self.agent.create_mdev(context, inputs.agent_host, handle,
+                                       timeout=self._remote_timeout(attempt))
+        return handle
+
+    def _fail(self, context, attempt, reason):
+        arq = attempt.arq
+        # Undo the host side while the ARQ still holds its handle: once the
+        # handle is free, another bind may claim it and need its mdev.
+        self._remove_held_mdev(context, attempt)
+        try:
+            result = bindings.finish_bind(context, arq, bindings.BIND_FAILED,
+                                          lease_owner=attempt.owner,
+                                          error=reason)
+        except Exception:
+            LOG.exception('Could not record the failure of ARQ %s',
+                          arq['uuid'])
+            return None
+        if result is None:
+            self._after_losing_bind(context, attempt)
+            return None
+        LOG.warning('Binding ARQ %s (instance %s) failed: %s', arq['uuid'],
+                    arq['instance_uuid'], reason)
+        return bindings.BIND_FAILED
+
+    def _remove_held_mdev(self, context, attempt):
+        try:
+            # A re-run (recovery) may find a handle a dead worker claimed.
+            handle = attempt.mdev_handle or bindings.get_held_attach_handle(
+                context, attempt.arq['uuid'])
+            if handle is None or handle['attach_type'] != 'MDEV':
+                return
+            host = attempt.mdev_host or bindings.agent_rpc_host(
+                context, handle['hostname'])
+            with self._keep_lease(context, attempt):
+                self.agent.remove_mdev(context, host, handle,
+                                       timeout=CLEANUP_TIMEOUT)
+        except Exception as exc:
+            LOG.warning('Could not remove the mdev of failed bind %s: %s',
+                        attempt.arq['uuid'], describe_error(exc))
+
+    def _after_losing_bind(self, context, attempt):
+        """The bind stopped being ours: leave everything to its new owner.
+
+        Only an mdev this run created for a handle that nobody holds any
+        more (the ARQ was unbound or deleted meanwhile) is removed.
+        """
+        LOG.info('The bind of ARQ %s was taken over, unbound or deleted; '
+                 'leaving it', attempt.arq['uuid'])
+        if attempt.mdev_handle is not None:
+            handle = dict(attempt.mdev_handle)
+            remove_released_mdev(context, self.agent, handle)
+
+    def _keep_lease(self, context, attempt, until=None):
+        return _LeaseKeeper(context, attempt, self._conf.bind_lease_seconds,
+                            until=until)
+
+    def _remote_timeout(self, attempt):
+        """Agent call timeout: the configured one, cut to the deadline."""
+        left = (attempt.deadline - timeutils.utcnow()).total_seconds()
+        return max(1, min(self._conf.conductor.agent_rpc_timeout, int(left)))

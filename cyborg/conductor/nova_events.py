@@ -1,0 +1,101 @@
+"""Delivery of the Nova event outbox (``nova_events`` rows).
+
+A bind outcome and its event row are committed together (see
+``cyborg.db.bindings.finish_bind``); this module gets the rows to Nova.
+Rows are leased before sending, so two conductors never send one row at the
+same time, and marked sent only after Nova accepted them. Nova being down
+costs a retry with exponential backoff; after ``[conductor]
+nova_event_max_attempts`` failed tries the row is abandoned with an ERROR.
+
+Delivery is at least once, in practice once: the only way to send a row
+twice is a conductor dying between Nova's 200 and the commit of "sent",
+and Nova ignores an event it is not waiting for.
+"""
+
+import logging
+import uuid
+
+from cyborg.clients import nova as nova_client
+from cyborg.db import bindings
+from cyborg import exception
+
+LOG = logging.getLogger(__name__)
+
+# Events per POST. The HTTP timeout of a POST is well below the lease, so a
+# lease never runs out while its POST may still be delivered.
+BATCH_SIZE = 100
+POST_TIMEOUT = 30
+LEASE_SECONDS = 90
+
+
+class EventDelivery:
+    """Sends due outbox rows to Nova, one POST per claimed batch."""
+
+    def __init__(self, conf, nova=None):
+        self._conf = conf
+        self._nova = nova or nova_client.NovaClient.from_conf(
+            conf, timeout=POST_TIMEOUT)
+
+    def deliver_due(self, context, arq_uuids=None):
+        """Send every due event (only those of ``arq_uuids`` when given).
+
+        Returns how many events were delivered. Stops early while Nova is
+        unavailable: the rest waits for its next attempt time.
+        """
+        delivered = 0
+        while True:
+            owner = 'events:%s:%s' % (self._conf.host, uuid.uuid4().hex)
+            events = bindings.claim_due_events(
+                context, owner, limit=BATCH_SIZE,
+                lease_seconds=LEASE_SECONDS, arq_uuids=arq_uuids)
+            if not events:
+                return delivered
+            sent, nova_down = self._deliver(context, owner, events)
+            delivered += sent
+            if nova_down or len(events) < BATCH_SIZE:
+                return delivered
+
+    def _deliver(self, context, owner, events):
+        """Send one leased batch; (events delivered, whether Nova was down)."""
+        payload = [nova_client.make_event(e['instance_uuid'], e['arq_uuid'],
+                                          e['status']) for e in events]
+        try:
+            results = self._nova.send_external_events(payload)
+        except exception.NovaUnavailable as exc:
+            LOG.warning('Nova is unavailable; %d events will be retried: %s',
+                        len(events), exc)
+            self._reschedule(context, owner, events)
+            return 0, True
+        except exception.NovaEventRejected as exc:
+            # Refused as a whole: a configuration or auth problem more often
+            # than a bad event, so it is retried like an outage, loudly.
+            LOG.error('Nova refused %d events; they will be retried: %s',
+                      len(events), exc)
+            self._reschedule(context, owner, events)
+            return 0, False
+        sent = [e for i, e in enumerate(events) if results.delivered(i)]
+        retry = [e for i, e in enumerate(events) if results.transient(i)]
+        refused = [(e, results.codes[i]) for i, e in enumerate(events)
+                   if not results.delivered(i) and not results.transient(i)]
+        bindings.mark_events_sent(context, owner, [e['id'] for e in sent])
+        if retry:
+            self._reschedule(context, owner, retry)
+        if refused:
+            for event, code in refused:
+                LOG.error('Nova refused event %s (%s) for ARQ %s of instance '
+                          '%s with code %s; giving it up', event['status'],
+                          nova_client.EVENT_NAME, event['arq_uuid'],
+                          event['instance_uuid'], code)
+            bindings.abandon_events(context, owner,
+                                    [e['id'] for e, _code in refused])
+        return len(sent), False
+
+    def _reschedule(self, context, owner, events):
+        abandoned = bindings.reschedule_events(
+            context, owner, [e['id'] for e in events],
+            self._conf.conductor.nova_event_max_attempts)
+        for event in abandoned:
+            LOG.error('Giving up telling Nova that ARQ %s of instance %s '
+                      'is %s after %d attempts', event['arq_uuid'],
+                      event['instance_uuid'], event['status'],
+                      event['attempts'])

@@ -1,0 +1,162 @@
+"""FPGA programming as the conductor orchestrates it.
+
+A device profile group asks for a bitstream with ``accel:bitstream_id`` (a
+Glance image uuid) or ``accel:function_id`` (the image carrying that value
+in its ``accel:function_id`` property, which must be exactly one). The
+conductor looks the image up, asks the agent of the device's host to program
+it (the agent downloads, verifies the checksum and is idempotent), records
+``deployables.bitstream_id``, and moves the deployable provider's
+``CUSTOM_FPGA_FUNCTION_ID_<DRIVER>_<FUNCTION_ID>`` trait in Placement so the
+scheduler sees what the region now does.
+
+Used by binds (programming skipped when the deployable already holds the
+image) and by the admin ``program_deployable`` call (always programs).
+Reprogramming a deployable that other ARQs hold attached functions of would
+pull the device from under their instances, so it is refused.
+"""
+
+import logging
+import re
+
+from cyborg.clients import glance as glance_client
+from cyborg.db import bindings
+from cyborg import exception
+
+LOG = logging.getLogger(__name__)
+
+BITSTREAM_KEY = 'accel:bitstream_id'
+FUNCTION_KEY = 'accel:function_id'
+FUNCTION_TRAIT_PREFIX = 'CUSTOM_FPGA_FUNCTION_ID_'
+
+
+def _trait_part(value):
+    # Trait names are [A-Z0-9_]; upstream's '-' -> '_-' made invalid names.
+    return re.sub('[^A-Z0-9_]', '_', str(value).upper())
+
+
+def function_trait(driver_name, function_id):
+    """The trait telling the scheduler which function a region runs."""
+    return '%s%s_%s' % (FUNCTION_TRAIT_PREFIX, _trait_part(driver_name),
+                        _trait_part(function_id))
+
+
+def wants_bitstream(group):
+    """Whether a device profile group asks for a bitstream."""
+    return bool(group.get(BITSTREAM_KEY) or group.get(FUNCTION_KEY))
+
+
+def image_function_id(image):
+    return (image.get('properties') or {}).get(FUNCTION_KEY)
+
+
+class Programmer:
+    """Looks bitstreams up, programs them through agents, moves traits.
+
+    ``agent`` is the conductor's agent caller (its ``program`` method
+    raises AgentUnreachable when the agent does not answer in time).
+    """
+
+    def __init__(self, conf, placement_client, glance, agent):
+        self._conf = conf
+        self._placement = placement_client
+        self._glance = glance
+        self._agent = agent
+
+    @property
+    def glance(self):
+        # Built on first use: a cloud without bitstreams needs no Glance.
+        if self._glance is None:
+            self._glance = glance_client.GlanceClient.from_conf(self._conf)
+        return self._glance
+
+    def requested_image(self, group):
+        """(image dict, function id or None) the group asks for.
+
+        Raises InvalidBitstreamRequest for a group naming both keys or a
+        function id matching several images, ImageNotFound when no image
+        matches.
+        """
+        bitstream_id = group.get(BITSTREAM_KEY)
+        function_id = group.get(FUNCTION_KEY)
+        if bitstream_id and function_id:
+            raise exception.InvalidBitstreamRequest(
+                reason='the device profile group names both %s and %s; '
+                       'name one' % (BITSTREAM_KEY, FUNCTION_KEY))
+        if bitstream_id:
+            image = self.glance.get_image(bitstream_id)
+            return image, image_function_id(image)
+        if function_id:
+            images = self.glance.find_images_by_function_id(function_id)
+            if not images:
+                raise exception.ImageNotFound(
+                    image='with %s=%s' % (FUNCTION_KEY, function_id))
+            if len(images) > 1:
+                raise exception.InvalidBitstreamRequest(
+                    reason='%d images have %s=%s (%s); exactly one must'
+                           % (len(images), FUNCTION_KEY, function_id,
+                              ', '.join(sorted(i['id'] for i in images))))
+            return images[0], function_id
+        raise exception.InvalidBitstreamRequest(
+            reason='the device profile group names no bitstream')
+
+    def ensure_programmed(self, context, deployable, controlpaths,
+                          agent_host, image, function_id, timeout,
+                          arq_id=None, force=False):
+        """Make the deployable hold ``image``; True when it was programmed.
+
+        Skips the agent when the deployable already holds the image (unless
+        ``force``). ``arq_id``: the ARQ binding, whose own handle does not
+        count as "in use by others". The function trait is brought in line
+        either way (it is idempotent and cheap when already right).
+        """
+        programmed = False
+        if force or deployable['bitstream_id'] != image['id']:
+            holders = bindings.count_other_holders(context, deployable['id'],
+                                                   arq_id)
+            if holders:
+                raise exception.DeployableInUse(
+                    deployable=deployable['uuid'], count=holders,
+                    image=image['id'])
+            if len(controlpaths) != 1:
+                raise exception.InvalidBitstreamRequest(
+                    reason='the device of deployable %s has %d control '
+                           'paths, programming needs exactly one'
+                           % (deployable['uuid'], len(controlpaths)))
+            self._agent.program(context, agent_host, controlpaths[0], image,
+                                deployable['driver_name'], timeout=timeout)
+            # Recorded only after the agent succeeded: a failed attempt
+            # must not make the next bind skip programming.
+            bindings.record_bitstream(context, deployable['id'], image['id'])
+            programmed = True
+            LOG.info('Programmed bitstream %s on deployable %s (host %s)',
+                     image['id'], deployable['uuid'], agent_host)
+        if deployable['rp_uuid']:
+            trait = (function_trait(deployable['driver_name'], function_id)
+                     if function_id else None)
+            self.move_function_trait(deployable['rp_uuid'], trait)
+        return programmed
+
+    def move_function_trait(self, rp_uuid, trait):
+        """Make ``trait`` the provider's only function-id trait.
+
+        ``trait`` None just removes the old ones (the new bitstream names no
+        function). Generations are honoured: re-read and retry on conflict.
+        """
+        if trait:
+            self._placement.ensure_traits([trait])
+        for _attempt in range(self._conf.conductor.placement_retries):
+            generation, traits = self._placement.get_provider_traits(rp_uuid)
+            wanted = {t for t in traits
+                      if not t.startswith(FUNCTION_TRAIT_PREFIX)}
+            if trait:
+                wanted.add(trait)
+            if wanted == set(traits):
+                return
+            try:
+                self._placement.set_provider_traits(rp_uuid, generation,
+                                                    wanted)
+                return
+            except exception.GenerationConflict:
+                continue
+        raise exception.PlacementConflict(
+            what='the function trait of provider %s' % rp_uuid)

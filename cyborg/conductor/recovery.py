@@ -1,0 +1,66 @@
+"""Recovery: no bind stays in BindStarted, no Nova event stays unsent.
+
+Run by every conductor every ``[conductor] recovery_interval`` seconds.
+A pass:
+
+1. lists ARQs in BindStarted that nobody works on: their lease expired
+   (their conductor died), or no conductor took them within a lease period
+   of their start (the ``bind_arqs`` cast was lost);
+2. runs their binds again, each under a new lease (the bind is idempotent,
+   so what a dead conductor did is reused). A bind past ``bind_started_at
+   + [DEFAULT] bind_timeout`` is not retried but failed, with the reason,
+   its claims released and a ``failed`` event queued;
+3. delivers every Nova event that is due;
+4. drops event rows sent or abandoned long ago.
+
+Several conductors may run passes at the same moment: each bind and each
+event is taken with a compare-and-swap lease, so one of them does the work
+and the others skip it.
+"""
+
+import datetime
+import logging
+
+from oslo_utils import timeutils
+
+from cyborg.conductor import binding
+from cyborg.conductor import nova_events
+from cyborg.db import bindings
+
+LOG = logging.getLogger(__name__)
+
+# Binds re-run per pass; the rest wait for the next pass.
+BINDS_PER_PASS = 100
+# Sent events are kept this long, for whoever investigates a bind.
+EVENT_RETENTION = datetime.timedelta(days=7)
+
+
+class Recovery:
+    """One conductor's recovery worker; ``run_once`` is one pass."""
+
+    def __init__(self, conf, transport, placement_client, nova_client=None,
+                 glance_client=None):
+        self._conf = conf
+        self.events = nova_events.EventDelivery(conf, nova_client)
+        # Events are delivered at the end of the pass, all in one go.
+        self.binder = binding.Binder(conf, transport, placement_client,
+                                     glance_client, events=None)
+
+    def run_once(self, context):
+        """One pass; returns {'binds': {uuid: outcome}, 'events_sent': n}."""
+        now = timeutils.utcnow()
+        orphans = bindings.list_binds_needing_recovery(
+            context, now, limit=BINDS_PER_PASS,
+            grace_seconds=self._conf.bind_lease_seconds)
+        outcomes = {}
+        if orphans:
+            outcomes = self.binder.bind_batch(context, orphans,
+                                              deliver_events=False)
+            finished = {u: o for u, o in outcomes.items() if o}
+            if finished:
+                LOG.info('Recovery finished %d bind(s): %s', len(finished),
+                         ', '.join('%s %s' % item
+                                   for item in sorted(finished.items())))
+        sent = self.events.deliver_due(context)
+        bindings.purge_finished_events(context, now - EVENT_RETENTION)
+        return {'binds': outcomes, 'events_sent': sent}

@@ -1,0 +1,123 @@
+"""What Nova does to get accelerators for an instance, end to end.
+
+In one process: the API application on a loopback port, a conductor
+(ConductorManager + ARQManager, recovery running) and an agent with the
+fake driver on the fake:// transport, the real Placement, and a stub Nova
+receiving the external events. Nova's side is played with plain HTTP
+calls, in the order Nova makes them.
+"""
+
+import uuid
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from cyborg.agent import service as agent_service
+from cyborg.api import app as api_app
+from cyborg.conductor import service as conductor_service
+from cyborg.tests.fixtures import binding as seed
+from cyborg.tests.fixtures import loopback
+from cyborg.tests.fixtures import placement as placement_fixture
+
+NOVA_HEADERS = {
+    'Content-Type': 'application/json', 'Accept': 'application/json',
+    'X-Project-Id': 'demo-project', 'X-User-Id': 'nova',
+    'X-Roles': 'admin', 'X-Service-Roles': 'service',
+    'OpenStack-API-Version': 'accelerator 2.0',
+}
+
+
+@pytest.fixture
+def cloud(db, bind_conf, placement_conf, transport):
+    """Conductor, agent and API running; yields (API endpoint, rp uuid)."""
+    placement = placement_fixture.make_client(placement_conf)
+    _cn_uuid, host = placement_fixture.create_compute_node(placement)
+    # One name for the compute node, the agent's RPC server and Nova's
+    # hostname, as in a real deployment.
+    bind_conf.set_override('host', host)
+    bind_conf.set_override('resource_provider_name', host, group='agent')
+    bind_conf.set_override('enabled_drivers', ['fake_driver'], group='agent')
+    conductor = conductor_service.ConductorService(bind_conf, transport,
+                                                   placement)
+    conductor.start()
+    agent = agent_service.AgentService(bind_conf, transport, placement)
+    api = loopback.LoopbackServer(api_app.build_app(bind_conf, transport),
+                                  'cyborg-api').start()
+    try:
+        agent.start()
+        # The agent's first report made the deployable and its provider.
+        rp_uuid = seed.wait_for(lambda: _fake_rp_uuid(db, host),
+                                what='the fake deployable in Placement')
+        yield api.endpoint, rp_uuid, host
+    finally:
+        api.stop()
+        agent.stop()
+        conductor.stop()
+        conductor.wait()
+
+
+def _fake_rp_uuid(engine, host):
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            'SELECT d.rp_uuid FROM deployables d JOIN devices v '
+            'ON v.id = d.device_id WHERE v.hostname = :host'),
+            {'host': host}).scalar()
+
+
+def test_nova_flow(db, cloud, stub_nova):
+    endpoint, rp_uuid, host = cloud
+    session = requests.Session()
+    session.headers.update(NOVA_HEADERS)
+    instance = str(uuid.uuid4())
+
+    resp = session.post(endpoint + '/v2/device_profiles', json=[{
+        'name': 'two-by-two', 'groups': [{'resources:FPGA': '2'},
+                                         {'resources:FPGA': '2'}]}])
+    assert resp.status_code == 201, resp.text
+
+    resp = session.post(endpoint + '/v2/accelerator_requests',
+                        json={'device_profile_name': 'two-by-two'})
+    assert resp.status_code == 201, resp.text
+    arqs = resp.json()['arqs']
+    assert sorted(a['device_profile_group_id'] for a in arqs) == [0, 0, 1, 1]
+    uuids = sorted(a['uuid'] for a in arqs)
+
+    resp = session.patch(endpoint + '/v2/accelerator_requests', json={
+        arq_uuid: [{'op': 'add', 'path': '/hostname', 'value': host},
+                   {'op': 'add', 'path': '/device_rp_uuid',
+                    'value': rp_uuid},
+                   {'op': 'add', 'path': '/instance_uuid',
+                    'value': instance}]
+        for arq_uuid in uuids})
+    assert resp.status_code == 202, resp.text
+
+    # Nova waits for one accelerator-request-bound event per ARQ.
+    events = seed.wait_for(lambda: len(stub_nova.events()) >= 4 and
+                           stub_nova.events(), what='4 events')
+    assert sorted(e['tag'] for e in events) == uuids
+    assert {(e['name'], e['server_uuid'], e['status']) for e in events} == {
+        ('accelerator-request-bound', instance, 'completed')}
+
+    resp = session.get(endpoint + '/v2/accelerator_requests',
+                       params={'instance': instance,
+                               'bind_state': 'resolved'})
+    assert resp.status_code == 200, resp.text
+    bound = resp.json()['arqs']
+    assert sorted(a['uuid'] for a in bound) == uuids
+    assert {a['state'] for a in bound} == {'Bound'}
+    assert {a['attach_handle_type'] for a in bound} == {'TEST_PCI'}
+    assert len({a['attach_handle_uuid'] for a in bound}) == 4
+    assert all(set(a['attach_handle_info']) >= {'domain', 'bus', 'device',
+                                                'function'}
+               for a in bound)
+    assert {a['hostname'] for a in bound} == {host}
+
+    resp = session.delete(endpoint + '/v2/accelerator_requests',
+                          params={'instance': instance})
+    assert resp.status_code == 204, resp.text
+    assert seed.arqs(db, uuids) == {}
+    with db.connect() as conn:
+        in_use = conn.execute(sa.text(
+            'SELECT count(*) FROM attach_handles WHERE in_use')).scalar()
+    assert in_use == 0
