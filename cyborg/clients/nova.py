@@ -19,9 +19,9 @@ import logging
 import typing
 
 from keystoneauth1 import exceptions as ks_exc
-from keystoneauth1 import loading as ks_loading
 
 from cyborg.clients import placement
+from cyborg.conf import ksa
 from cyborg import exception
 
 LOG = logging.getLogger(__name__)
@@ -35,13 +35,7 @@ NOT_ON_A_HOST = 422
 
 def configure_noauth(conf, endpoint, token='admin'):
     """Point [nova] at an endpoint with a fixed token (tests, all-in-one)."""
-    conf.set_override('auth_type', 'admin_token', group=GROUP)
-    # A plugin's options are registered when it is loaded; register them
-    # now so they can be set.
-    conf.register_opts(ks_loading.get_auth_plugin_conf_options('admin_token'),
-                       group=GROUP)
-    conf.set_override('endpoint', endpoint, group=GROUP)
-    conf.set_override('token', token, group=GROUP)
+    ksa.use_fixed_token(conf, GROUP, endpoint, token)
 
 
 def make_event(instance_uuid, arq_uuid, status):

@@ -18,6 +18,7 @@ from keystoneauth1 import loading as ks_loading
 import os_resource_classes
 import os_traits
 
+from cyborg.conf import ksa
 from cyborg import exception
 
 LOG = logging.getLogger(__name__)
@@ -52,13 +53,7 @@ def make_adapter(conf, group=GROUP):
 
 def configure_noauth(conf, endpoint, token='admin'):
     """Point [placement] at a noauth2 Placement (all-in-one, tests)."""
-    conf.set_override('auth_type', 'admin_token', group=GROUP)
-    # A plugin's options are registered when it is loaded; register them
-    # now so they can be set.
-    conf.register_opts(ks_loading.get_auth_plugin_conf_options('admin_token'),
-                       group=GROUP)
-    conf.set_override('endpoint', endpoint, group=GROUP)
-    conf.set_override('token', token, group=GROUP)
+    ksa.use_fixed_token(conf, GROUP, endpoint, token)
 
 
 def is_custom(name):

@@ -35,3 +35,19 @@ def list_opts(extra=(), adapter=True):
             seen.add(opt.dest)
             unique.append(opt)
     return unique
+
+
+def use_fixed_token(conf, group, endpoint, token='admin'):
+    """Point [group] at an endpoint with a fixed token, no Keystone.
+
+    For services running with noauth (the all-in-one service's embedded
+    Placement, test stubs): keystoneauth's admin_token plugin sends
+    ``X-Auth-Token: <token>`` to ``endpoint``.
+    """
+    conf.set_override('auth_type', 'admin_token', group=group)
+    # A plugin's options are registered when it is loaded; register them
+    # now so they can be set.
+    conf.register_opts(ks_loading.get_auth_plugin_conf_options('admin_token'),
+                       group=group)
+    conf.set_override('endpoint', endpoint, group=group)
+    conf.set_override('token', token, group=group)

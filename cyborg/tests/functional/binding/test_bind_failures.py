@@ -161,3 +161,23 @@ def test_nova_refusing_some_events_gives_them_up(db, conductor, stub_nova):
     assert sorted((bool(e['sent_at']), bool(e['abandoned_at']))
                   for e in seed.events(db)) == [(False, True), (True, False)]
     assert len(stub_nova.requests) == 1
+
+
+def test_without_nova_events_are_given_up_not_retried(db, conf, transport,
+                                                      rpc_servers, caplog):
+    # The all-in-one service has no Nova: outcomes are still recorded, and
+    # their events given up at once with a log line, never retried.
+    from cyborg.tests.functional.binding.conftest import Conductor
+    conductor = Conductor(conf, transport, rpc_servers)
+    try:
+        deployable = seed.create_deployable(db)
+        [arq_uuid] = seed.seed_binds(db, deployable, 1)
+        with caplog.at_level(logging.INFO, logger='cyborg.conductor'):
+            rows = conductor.bind(db, [arq_uuid])
+    finally:
+        conductor.close()
+    assert rows[arq_uuid]['state'] == 'Bound'
+    [event] = seed.events(db)
+    assert event['abandoned_at'] and not event['sent_at']
+    assert event['attempts'] == 1
+    assert 'No Nova configured' in caplog.text
