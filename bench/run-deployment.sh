@@ -63,9 +63,10 @@ curl -sf -X POST http://127.0.0.1:$PLACEMENT_PORT/resource_providers \
 .venv/bin/cyborg-conductor --config-file "$CONF" & pids+=($!)
 .venv/bin/cyborg-agent --config-file "$CONF" & pids+=($!)
 CYBORG_CONFIG_FILE=$CONF $PY -m gunicorn -w 2 --threads 4 -k gthread \
-    -b 127.0.0.1:$API_PORT --log-level warning cyborg.wsgi.api:application \
+    --control-socket "$STATE/api.ctl" -b 127.0.0.1:$API_PORT --log-level warning cyborg.wsgi.api:application \
     & pids+=($!)
 $PY -m gunicorn -w 2 --threads 4 -k gthread -b 127.0.0.1:$HELLO_PORT \
+    --control-socket "$STATE/hello.ctl" \
     --log-level warning --chdir "$(dirname "$HELLO")" \
     "$(basename "$HELLO" .py):application" & pids+=($!)
 

@@ -6,6 +6,7 @@ compute service has) or a plain endpoint plus headers (tests, noauth).
 
 import threading
 
+from keystoneauth1 import exceptions as ks_exc
 import requests
 
 API_VERSION = 'accelerator 2.3'
@@ -37,14 +38,18 @@ class AcceleratorClient:
         """Returns (status, body as parsed JSON or None)."""
         headers = {'OpenStack-API-Version': API_VERSION,
                    'Accept': 'application/json'}
-        if self._adapter is not None:
-            resp = self._adapter.request(path, method, json=json,
-                                         headers=headers, raise_exc=False)
-        else:
-            headers.update(self._headers)
-            resp = self._session().request(method, self._endpoint + path,
-                                           json=json, headers=headers,
-                                           timeout=self._timeout)
+        try:
+            if self._adapter is not None:
+                resp = self._adapter.request(path, method, json=json,
+                                             headers=headers, raise_exc=False)
+            else:
+                headers.update(self._headers)
+                resp = self._session().request(
+                    method, self._endpoint + path, json=json,
+                    headers=headers, timeout=self._timeout)
+        except (requests.RequestException, ks_exc.ClientException) as exc:
+            # Unreachable or timed out: callers see one error type.
+            raise AcceleratorError(method, path, None, str(exc)) from exc
         if resp.status_code not in expect:
             raise AcceleratorError(method, path, resp.status_code, resp.text)
         body = resp.json() if resp.content else None

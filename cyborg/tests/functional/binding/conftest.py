@@ -13,6 +13,7 @@ from cyborg import context as cyborg_context
 from cyborg import rpc
 from cyborg.tests.fixtures import binding as binding_fixtures
 from cyborg.tests.fixtures import binding as seed
+from cyborg.tests.fixtures import cloud as cloud_fixture
 
 
 # The shared fixtures, made visible to the tests of this directory.
@@ -23,6 +24,7 @@ rpc_servers = binding_fixtures.rpc_servers
 stub_glance = binding_fixtures.stub_glance
 stub_nova = binding_fixtures.stub_nova
 transport = binding_fixtures.transport
+cloud = cloud_fixture.cloud
 
 
 class Conductor:

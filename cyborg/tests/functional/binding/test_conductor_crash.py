@@ -21,7 +21,7 @@ from cyborg import context as cyborg_context
 from cyborg import rpc
 from cyborg.tests.fixtures import binding as seed
 from cyborg.tests.fixtures import database as db_fixture
-from cyborg.tests.functional.conductor import test_multiprocess as multiproc
+from cyborg.tests.fixtures import processes as multiproc
 
 INSTANCES = 6
 ARQS_PER_INSTANCE = 2
@@ -37,9 +37,7 @@ def shared_db(request, tmp_path):
 
 
 @pytest.fixture
-def rabbit_conf(conf):
-    if not multiproc._rabbit_reachable():
-        pytest.skip('RabbitMQ not reachable at %s:%d' % multiproc.RABBIT)
+def rabbit_conf(conf, rabbit):
     exchange = 'cyborg-test-%s' % uuid.uuid4().hex[:12]
     # An in-memory transport first: it registers control_exchange.
     seed.fake_transport(conf).cleanup()
@@ -50,7 +48,7 @@ def rabbit_conf(conf):
 def _conductor_config(tmp_path, name, conf, engine, stub_nova,
                       placement_service):
     url = engine.url.render_as_string(hide_password=False)
-    return multiproc._write_config(tmp_path / ('%s.conf' % name), {
+    return multiproc.write_config(tmp_path / ('%s.conf' % name), {
         'DEFAULT': {'transport_url': multiproc.TRANSPORT_URL,
                     'control_exchange': conf.control_exchange,
                     'host': name, 'state_path': tmp_path,
@@ -78,6 +76,7 @@ def _all_resolved(engine, uuids):
     return None
 
 
+@multiproc.rabbitmq
 def test_killed_conductor_binds_are_finished(shared_db, rabbit_conf,
                                              tmp_path, stub_nova,
                                              placement_service):

@@ -9,16 +9,10 @@ calls, in the order Nova makes them.
 
 import uuid
 
-import pytest
 import requests
 import sqlalchemy as sa
 
-from cyborg.agent import service as agent_service
-from cyborg.api import app as api_app
-from cyborg.conductor import service as conductor_service
 from cyborg.tests.fixtures import binding as seed
-from cyborg.tests.fixtures import loopback
-from cyborg.tests.fixtures import placement as placement_fixture
 
 NOVA_HEADERS = {
     'Content-Type': 'application/json', 'Accept': 'application/json',
@@ -26,43 +20,6 @@ NOVA_HEADERS = {
     'X-Roles': 'admin', 'X-Service-Roles': 'service',
     'OpenStack-API-Version': 'accelerator 2.0',
 }
-
-
-@pytest.fixture
-def cloud(db, bind_conf, placement_conf, transport):
-    """Conductor, agent and API running; yields (API endpoint, rp uuid)."""
-    placement = placement_fixture.make_client(placement_conf)
-    _cn_uuid, host = placement_fixture.create_compute_node(placement)
-    # One name for the compute node, the agent's RPC server and Nova's
-    # hostname, as in a real deployment.
-    bind_conf.set_override('host', host)
-    bind_conf.set_override('resource_provider_name', host, group='agent')
-    bind_conf.set_override('enabled_drivers', ['fake_driver'], group='agent')
-    conductor = conductor_service.ConductorService(bind_conf, transport,
-                                                   placement)
-    conductor.start()
-    agent = agent_service.AgentService(bind_conf, transport, placement)
-    api = loopback.LoopbackServer(api_app.build_app(bind_conf, transport),
-                                  'cyborg-api').start()
-    try:
-        agent.start()
-        # The agent's first report made the deployable and its provider.
-        rp_uuid = seed.wait_for(lambda: _fake_rp_uuid(db, host),
-                                what='the fake deployable in Placement')
-        yield api.endpoint, rp_uuid, host
-    finally:
-        api.stop()
-        agent.stop()
-        conductor.stop()
-        conductor.wait()
-
-
-def _fake_rp_uuid(engine, host):
-    with engine.connect() as conn:
-        return conn.execute(sa.text(
-            'SELECT d.rp_uuid FROM deployables d JOIN devices v '
-            'ON v.id = d.device_id WHERE v.hostname = :host'),
-            {'host': host}).scalar()
 
 
 def test_nova_flow(db, cloud, stub_nova):

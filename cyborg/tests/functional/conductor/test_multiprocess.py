@@ -10,10 +10,6 @@ providers Placement ends up with must be what the agents' drivers discover,
 and a VF appearing on host A must show up at the next report.
 """
 
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 
@@ -25,82 +21,10 @@ from cyborg.accelerator.drivers import base as drivers_base
 from cyborg import conf as cyborg_conf
 from cyborg.db import models
 from cyborg.tests.fixtures import placement as placement_fixture
+from cyborg.tests.fixtures import processes as proc_fixture
 from cyborg.tests.fixtures import sysfs as sysfs_fixture
 
-RABBIT = ('127.0.0.1', 5672)
-TRANSPORT_URL = 'rabbit://guest:guest@127.0.0.1:5672/'
 CONVERGE_SECONDS = 90
-
-
-def _rabbit_reachable():
-    try:
-        with socket.create_connection(RABBIT, timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def rabbit():
-    if not _rabbit_reachable():
-        reason = 'RabbitMQ not reachable at %s:%d' % RABBIT
-        print(reason)
-        pytest.skip(reason)
-
-
-def _write_config(path, sections):
-    lines = []
-    for section, options in sections.items():
-        lines.append('[%s]' % section)
-        for key, value in options.items():
-            for item in (value if isinstance(value, list) else [value]):
-                lines.append('%s = %s' % (key, item))
-    path.write_text('\n'.join(lines) + '\n')
-    return path
-
-
-class Processes:
-    """Started processes, their logs, and a clean stop."""
-
-    def __init__(self, tmp_path):
-        self.tmp_path = tmp_path
-        self.started = []
-
-    def start(self, name, module, config_file):
-        log = open(self.tmp_path / ('%s.log' % name), 'w')
-        proc = subprocess.Popen(
-            [sys.executable, '-m', module, '--config-file', str(config_file)],
-            stdout=log, stderr=subprocess.STDOUT)
-        self.started.append((name, proc, log))
-        return proc
-
-    def log(self, name):
-        return (self.tmp_path / ('%s.log' % name)).read_text()
-
-    def logs(self):
-        text = []
-        for name, proc, _log in self.started:
-            text.append('--- %s (rc %s) ---\n%s' % (
-                name, proc.poll(), self.log(name)[-4000:]))
-        return '\n'.join(text)
-
-    def check_alive(self):
-        for name, proc, _log in self.started:
-            assert proc.poll() is None, '%s exited\n%s' % (name, self.logs())
-
-    def stop(self):
-        for _name, proc, _log in self.started:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes = {}
-        for name, proc, log in self.started:
-            try:
-                codes[name] = proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[name] = proc.wait()
-            log.close()
-        return codes
 
 
 def _expected_tree(config_file, host):
@@ -141,6 +65,7 @@ def _wait_for(predicate, processes, what):
                 % (what, CONVERGE_SECONDS, processes.logs()))
 
 
+@proc_fixture.rabbitmq
 def test_conductor_and_two_agents_converge(rabbit, tmp_path,
                                            placement_service, placement_conf):
     client = placement_fixture.make_client(placement_conf)
@@ -148,12 +73,12 @@ def test_conductor_and_two_agents_converge(rabbit, tmp_path,
     db_path = tmp_path / 'cyborg.sqlite'
     _create_schema(db_path)
     common = {
-        'transport_url': TRANSPORT_URL, 'control_exchange': exchange,
+        'transport_url': proc_fixture.TRANSPORT_URL, 'control_exchange': exchange,
         'periodic_interval': 1}
     placement = {'auth_type': 'admin_token',
                  'endpoint': placement_service.endpoint, 'token': 'admin'}
 
-    conductor_conf = _write_config(tmp_path / 'conductor.conf', {
+    conductor_conf = proc_fixture.write_config(tmp_path / 'conductor.conf', {
         'DEFAULT': dict(common, host='conductor-%s' % exchange,
                         state_path=tmp_path),
         'database': {'connection': 'sqlite:///%s' % db_path},
@@ -172,7 +97,7 @@ def test_conductor_and_two_agents_converge(rabbit, tmp_path,
         build(tree)
         state = tmp_path / ('state-%s' % label)
         state.mkdir()
-        config = _write_config(tmp_path / ('agent-%s.conf' % label), dict({
+        config = proc_fixture.write_config(tmp_path / ('agent-%s.conf' % label), dict({
             'DEFAULT': dict(common, host=name, state_path=state,
                             rpc_response_timeout=20),
             'agent': {'enabled_drivers': drivers,
@@ -182,7 +107,7 @@ def test_conductor_and_two_agents_converge(rabbit, tmp_path,
         hosts[label] = {'name': name, 'cn_uuid': cn_uuid, 'sysfs': tree,
                         'config': config}
 
-    processes = Processes(tmp_path)
+    processes = proc_fixture.Processes(tmp_path)
     try:
         processes.start('conductor', 'cyborg.cmd.conductor', conductor_conf)
         # A call sent before the conductor declared its queue is dropped by
