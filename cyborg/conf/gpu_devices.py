@@ -48,4 +48,4 @@ def register_vgpu_type_groups(conf):
 
 
 def list_opts():
-    return {GROUP: opts, 'vgpu_$VGPU_TYPE': vgpu_type_opts}
+    return {GROUP: opts, 'vgpu_$vgpu_type': vgpu_type_opts}
