@@ -1,6 +1,8 @@
 """Start-up shared by every cyborg command: options, logging, config files."""
 
+import signal
 import sys
+import threading
 
 from oslo_config import cfg
 from oslo_log import log
@@ -37,3 +39,28 @@ def fail(argv, message):
 
 def _prog(argv):
     return (argv[0].rsplit('/', 1)[-1] if argv else None) or 'cyborg'
+
+
+def one_line(exc):
+    """An exception as one line for an operator's terminal.
+
+    Our exceptions are written for operators; others need their type.
+    """
+    from cyborg import exception
+    text = str(getattr(exc, 'inner_exception', None) or exc).strip()
+    first_line = text.splitlines()[0] if text else ''
+    if isinstance(exc, exception.CyborgException):
+        return first_line
+    return '%s: %s' % (type(exc).__name__, first_line)
+
+
+def wait_for_stop_signal():
+    """Block until SIGTERM or SIGINT arrives."""
+    stop_requested = threading.Event()
+
+    def _request_stop(signum, frame):
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGINT, _request_stop)
+    stop_requested.wait()

@@ -6,9 +6,7 @@ Runs until SIGTERM or SIGINT. A failed start (unknown driver, no compute
 node provider in Placement, bad transport URL) prints one line and exits 1.
 """
 
-import signal
 import sys
-import threading
 
 from keystoneauth1 import exceptions as ks_exc
 from oslo_config import cfg
@@ -34,27 +32,10 @@ def main(argv=None):
         agent = agent_service.AgentService(conf, rpc.get_transport(conf))
         agent.start()
     except _START_ERRORS as exc:
-        service.fail(argv, _one_line(exc))
-
-    stop_requested = threading.Event()
-
-    def _request_stop(signum, frame):
-        stop_requested.set()
-
-    signal.signal(signal.SIGTERM, _request_stop)
-    signal.signal(signal.SIGINT, _request_stop)
-    stop_requested.wait()
+        service.fail(argv, service.one_line(exc))
+    service.wait_for_stop_signal()
     agent.stop()
     return 0
-
-
-def _one_line(exc):
-    text = str(exc).strip()
-    first_line = text.splitlines()[0] if text else ''
-    # Our exceptions are written for operators; others need their type.
-    if isinstance(exc, exception.CyborgException):
-        return first_line
-    return '%s: %s' % (type(exc).__name__, first_line)
 
 
 if __name__ == '__main__':

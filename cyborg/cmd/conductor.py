@@ -6,9 +6,7 @@ Runs until SIGTERM or SIGINT. A failed start (bad database URL, bad
 transport URL, unusable [placement] options) prints one line and exits 1.
 """
 
-import signal
 import sys
-import threading
 
 from keystoneauth1 import exceptions as ks_exc
 from oslo_config import cfg
@@ -43,18 +41,8 @@ def main(argv=None):
             placement_client.PlacementClient.from_conf(conf))
         conductor.start()
     except _START_ERRORS as exc:
-        service.fail(argv, '%s: %s' % (type(exc).__name__,
-                                       str(exc).strip().splitlines()[0]
-                                       if str(exc).strip() else ''))
-
-    stop_requested = threading.Event()
-
-    def _request_stop(signum, frame):
-        stop_requested.set()
-
-    signal.signal(signal.SIGTERM, _request_stop)
-    signal.signal(signal.SIGINT, _request_stop)
-    stop_requested.wait()
+        service.fail(argv, service.one_line(exc))
+    service.wait_for_stop_signal()
     conductor.stop()
     conductor.wait()
     return 0

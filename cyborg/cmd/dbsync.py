@@ -86,14 +86,9 @@ def main(argv=None):
         db_engine.configure(conf)
         conf.command.func(conf)
     except _USER_ERRORS as exc:
-        service.fail(argv, _one_line(exc))
+        service.fail(argv, service.one_line(exc))
     return 0
 
-
-def _one_line(exc):
-    text = str(getattr(exc, 'inner_exception', None) or exc)
-    first = text.strip().splitlines()[0] if text.strip() else repr(exc)
-    return '%s: %s' % (type(exc).__name__, first)
 
 
 if __name__ == '__main__':

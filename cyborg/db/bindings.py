@@ -522,10 +522,21 @@ def claim_due_events(context, owner, now=None, limit=100, lease_seconds=60,
     return _lease_events(context, ids, owner, now, lease_seconds)
 
 
-@_retry_on_contention
-@engine.writer
 def mark_events_sent(context, owner, event_ids, now=None):
     """Record delivery of events we hold the lease on; how many were ours."""
+    return _close_events(context, owner, event_ids, 'sent_at', now)
+
+
+def abandon_events(context, owner, event_ids, now=None):
+    """Give up events Nova refused for good; how many were ours."""
+    return _close_events(context, owner, event_ids, 'abandoned_at', now)
+
+
+@_retry_on_contention
+@engine.writer
+def _close_events(context, owner, event_ids, closed_column, now=None):
+    # One last attempt counted, the lease dropped, and the row closed as
+    # sent or abandoned: it is never tried again.
     if not event_ids:
         return 0
     now = now or _now()
@@ -533,8 +544,10 @@ def mark_events_sent(context, owner, event_ids, now=None):
         sa.update(_EVENT).where(_EVENT.id.in_(list(event_ids)),
                                 _EVENT.lease_owner == owner,
                                 _EVENT.sent_at.is_(None))
-        .values(sent_at=now, lease_owner=None, lease_expires_at=None,
-                attempts=_EVENT.attempts + 1, updated_at=now)).rowcount
+        .values({closed_column: now, 'lease_owner': None,
+                 'lease_expires_at': None,
+                 'attempts': _EVENT.attempts + 1, 'updated_at': now})
+    ).rowcount
 
 
 def backoff_seconds(attempts, base=2, cap=300):
@@ -573,21 +586,6 @@ def reschedule_events(context, owner, event_ids, max_attempts, now=None):
                 seconds=backoff_seconds(row.attempts))
     session.flush()
     return [row.to_dict() for row in abandoned]
-
-
-@_retry_on_contention
-@engine.writer
-def abandon_events(context, owner, event_ids, now=None):
-    """Give up events Nova refused for good; how many were ours."""
-    if not event_ids:
-        return 0
-    now = now or _now()
-    return context.session.execute(
-        sa.update(_EVENT).where(_EVENT.id.in_(list(event_ids)),
-                                _EVENT.lease_owner == owner,
-                                _EVENT.sent_at.is_(None))
-        .values(abandoned_at=now, lease_owner=None, lease_expires_at=None,
-                attempts=_EVENT.attempts + 1, updated_at=now)).rowcount
 
 
 @_retry_on_contention
