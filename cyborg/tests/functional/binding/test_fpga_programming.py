@@ -137,6 +137,25 @@ def test_programming_failure_fails_the_bind(db, bind_conf, conductor,
     assert [e['status'] for e in stub_nova.events()] == ['failed']
 
 
+def test_checksum_mismatch_fails_the_bind_and_programs_nothing(
+        db, bind_conf, conductor, fake_agent, stub_glance, stub_nova,
+        deployable):
+    image = stub_glance.add_image(b'the bitstream Glance hashed')
+    # What the store serves no longer matches the recorded os_hash_value.
+    stub_glance.data[image['id']] = b'the bitstream, damaged in storage'
+    [arq_uuid], rows = _bind_group(db, conductor, deployable,
+                                   {'accel:bitstream_id': image['id']})
+    assert rows[arq_uuid]['state'] == 'BindFailed'
+    assert 'does not match its recorded checksum' in rows[arq_uuid][
+        'bind_error']
+    assert rows[arq_uuid]['attach_handle_id'] is None
+    assert not any(h['in_use'] for h in seed.handles(
+        db, deployable['deployable_id']))
+    assert _times_programmed(bind_conf) == 0
+    assert seed.deployable_row(db, deployable)['bitstream_id'] is None
+    assert [e['status'] for e in stub_nova.events()] == ['failed']
+
+
 def test_admin_programming(db, bind_conf, conductor, fake_agent,
                            stub_glance, placement, deployable):
     image = stub_glance.add_image(b'admin', properties={'accel:function_id':
