@@ -226,3 +226,8 @@ class BindTimedOut(CyborgException):
 
 class NovaUnavailable(ServiceUnavailable):
     msg_fmt = 'Nova could not be reached: %(reason)s'
+
+
+class DeployableMissing(Conflict):
+    msg_fmt = ('Deployable %(name)s is missing from its host\'s last '
+               'report; no new accelerator is handed out from it.')

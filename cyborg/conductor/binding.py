@@ -269,6 +269,9 @@ class Binder:
         if deployable is None:
             raise exception.NoDeployableForProvider(
                 rp_uuid=arq['device_rp_uuid'])
+        if deployable['missing_since'] is not None:
+            # Its provider is kept (reserved) only for the ARQs holding it.
+            raise exception.DeployableMissing(name=deployable['name'])
         image = None
         if programming.wants_bitstream(inputs.group):
             with self._keep_lease(context, attempt, until=attempt.deadline):

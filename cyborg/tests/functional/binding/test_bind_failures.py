@@ -84,6 +84,19 @@ def test_no_deployable_behind_the_provider(db, conductor, stub_nova):
                            'c0ffee00-0000-4000-8000-000000000000')
 
 
+def test_deployable_missing_from_its_host_is_not_bound(db, conductor,
+                                                       stub_nova):
+    deployable = seed.create_deployable(db)
+    with db.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE deployables SET missing_since = '2026-01-01 00:00:00' "
+            "WHERE id = %d" % deployable['deployable_id'])
+    [arq_uuid] = seed.seed_binds(db, deployable, 1)
+    conductor.bind(db, [arq_uuid])
+    _assert_failed_cleanly(db, deployable, arq_uuid, stub_nova,
+                           'missing from its host')
+
+
 def test_mdev_creation_failure_removes_the_mdev(db, conductor, agent,
                                                 stub_nova):
     agent.fail['create_mdev'] = RuntimeError('no vGPU left')
