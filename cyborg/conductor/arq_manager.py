@@ -32,7 +32,8 @@ class ARQManager:
         self._conf = conf
         self.events = nova_events.EventDelivery(conf, nova_client)
         self.binder = binding.Binder(conf, transport, placement_client,
-                                     glance_client, events=self.events)
+                                     glance_client, events=self.events,
+                                     nova_enabled=self.events.enabled)
 
     def bind_arqs(self, context, arq_uuids):
         """Run the binds the API started (a cast: nobody waits for this).

@@ -14,6 +14,11 @@ binds nobody is working on. Either way a conductor runs, per ARQ:
    handle's);
 6. commit the outcome together with its Nova event (``finish_bind``).
 
+Steps 1, 2, 4 and 6 of a bind that needs no remote call (no bitstream, a
+handle that is not an mdev: most binds) are one transaction
+(``start_bind``): the lease then only guards the slower binds, and a
+conductor that dies in the middle leaves nothing behind but BindStarted.
+
 Every step is idempotent, so a bind re-run after a conductor died picks up
 what the dead one left (the handle it claimed, the bitstream it recorded).
 No DB transaction stays open across a remote call; the lease is renewed in
@@ -184,12 +189,15 @@ class Binder:
     """Runs binds on a thread pool; one per conductor process."""
 
     def __init__(self, conf, transport, placement_client, glance_client,
-                 events=None):
+                 events=None, nova_enabled=True):
         self._conf = conf
         self.agent = AgentCalls(transport, conf.conductor.agent_rpc_timeout)
         self.programmer = programming.Programmer(conf, placement_client,
                                                  glance_client, self.agent)
         self._events = events
+        # False without a Nova to tell: outcomes' events are recorded as
+        # given up (see cyborg.db.bindings._queue_event), none delivered.
+        self._nova_enabled = nova_enabled
         self._pool = futures.ThreadPoolExecutor(
             max_workers=conf.thread_pool_size, thread_name_prefix='bind')
 
@@ -203,13 +211,19 @@ class Binder:
         or it was unbound or deleted meanwhile). Once all outcomes are
         committed, the batch's Nova events are delivered.
         """
-        running = {arq_uuid: self._pool.submit(self.bind_one, context,
-                                               arq_uuid)
-                   for arq_uuid in dict.fromkeys(arq_uuids)}
-        outcomes = {arq_uuid: future.result()
-                    for arq_uuid, future in running.items()}
+        arq_uuids = list(dict.fromkeys(arq_uuids))
+        if len(arq_uuids) == 1:
+            # Nothing to overlap: skip the hand-off to a pool thread.
+            outcomes = {arq_uuids[0]: self.bind_one(context, arq_uuids[0])}
+        else:
+            running = {arq_uuid: self._pool.submit(self.bind_one, context,
+                                                   arq_uuid)
+                       for arq_uuid in arq_uuids}
+            outcomes = {arq_uuid: future.result()
+                        for arq_uuid, future in running.items()}
         finished = [u for u, outcome in outcomes.items() if outcome]
-        if deliver_events and finished and self._events is not None:
+        if (deliver_events and finished and self._events is not None
+                and self._nova_enabled):
             try:
                 self._events.deliver_due(context, arq_uuids=finished)
             except Exception:
@@ -219,23 +233,31 @@ class Binder:
         return outcomes
 
     def bind_one(self, context, arq_uuid):
-        """Bind one ARQ if nobody else is; its outcome, or None. Never raises."""
+        """Bind one ARQ if nobody else is; its outcome, or None. Never raises.
+
+        A bind that needs no remote call is done in one transaction
+        (``bindings.start_bind``); the others go on step by step under the
+        lease that transaction took.
+        """
         owner = '%s:%s' % (self._conf.host, uuid.uuid4().hex)
         try:
-            arq = bindings.acquire_bind_lease(
-                context, arq_uuid, owner, self._conf.bind_lease_seconds)
+            start = bindings.start_bind(
+                context, arq_uuid, owner, self._conf.bind_lease_seconds,
+                self._finishes_at_once, nova_enabled=self._nova_enabled)
         except Exception:
             LOG.exception('Could not take the bind lease of ARQ %s', arq_uuid)
             return None
-        if arq is None:
+        if start is None:
             return None
-        started = arq['bind_started_at'] or timeutils.utcnow()
-        attempt = _Attempt(arq, owner, started + datetime.timedelta(
-            seconds=self._conf.bind_timeout))
+        arq = start.arq
+        if start.outcome == bindings.BOUND:
+            self._log_bound(arq, start.handle)
+            return bindings.BOUND
+        attempt = _Attempt(arq, owner, self._deadline(arq))
         try:
             if timeutils.utcnow() >= attempt.deadline:
                 raise exception.BindTimedOut(seconds=self._conf.bind_timeout)
-            handle = self._bind(context, attempt)
+            handle = self._bind(context, attempt, start.inputs, start.handle)
         except exception.BindNotOwned:
             self._after_losing_bind(context, attempt)
             return None
@@ -245,7 +267,8 @@ class Binder:
             return self._fail(context, attempt, describe_error(exc))
         try:
             result = bindings.finish_bind(context, arq, bindings.BOUND,
-                                          lease_owner=owner)
+                                          lease_owner=owner,
+                                          nova_enabled=self._nova_enabled)
         except Exception:
             # The lease lapses and recovery finishes the bind.
             LOG.exception('Could not record the outcome of ARQ %s', arq_uuid)
@@ -253,14 +276,37 @@ class Binder:
         if result is None:
             self._after_losing_bind(context, attempt)
             return None
-        LOG.info('Bound ARQ %s (instance %s) to %s handle %s', arq_uuid,
-                 arq['instance_uuid'], handle['attach_type'], handle['uuid'])
+        self._log_bound(arq, handle)
         return bindings.BOUND
 
-    def _bind(self, context, attempt):
-        """Steps 2 to 5 of the module docstring; the handle claimed."""
+    def _deadline(self, arq):
+        started = arq['bind_started_at'] or timeutils.utcnow()
+        return started + datetime.timedelta(seconds=self._conf.bind_timeout)
+
+    def _finishes_at_once(self, inputs, now):
+        """Whether a bind needs no remote call before its handle is taken.
+
+        The handle's type is the last word (an mdev needs the agent); that
+        is ``start_bind``'s to check once it holds one.
+        """
+        return (inputs.group is not None and inputs.deployable is not None
+                and inputs.deployable['missing_since'] is None
+                and not programming.wants_bitstream(inputs.group)
+                and now < self._deadline(inputs.arq))
+
+    def _log_bound(self, arq, handle):
+        LOG.info('Bound ARQ %s (instance %s) to %s handle %s%s', arq['uuid'],
+                 arq['instance_uuid'], handle['attach_type'], handle['uuid'],
+                 '' if self._nova_enabled or not arq['instance_uuid'] else
+                 '. No Nova configured: not sending its event')
+
+    def _bind(self, context, attempt, inputs, handle=None):
+        """Steps 2 to 5 of the module docstring; the handle claimed.
+
+        ``inputs`` were read when the lease was taken; ``handle`` is the
+        one claimed then, if any.
+        """
         arq = attempt.arq
-        inputs = bindings.get_bind_inputs(context, arq['uuid'])
         if inputs.group is None:
             raise exception.Invalid(
                 reason='the device profile has no request group %s'
@@ -281,13 +327,15 @@ class Binder:
                     context, deployable, inputs.controlpaths,
                     inputs.agent_host, image, function_id,
                     timeout=self._remote_timeout(attempt), arq_id=arq['id'])
-        try:
-            handle = bindings.claim_attach_handle(
-                context, arq['id'], deployable['id'],
-                bind_seq=arq['bind_seq'], lease_owner=attempt.owner,
-                bitstream_id=image['id'] if image else None)
-        except exception.NoFreeAttachHandle:
-            raise exception.NoFreeAttachHandle(deployable=deployable['uuid'])
+        if handle is None:
+            try:
+                handle = bindings.claim_attach_handle(
+                    context, arq['id'], deployable['id'],
+                    bind_seq=arq['bind_seq'], lease_owner=attempt.owner,
+                    bitstream_id=image['id'] if image else None)
+            except exception.NoFreeAttachHandle:
+                raise exception.NoFreeAttachHandle(
+                    deployable=deployable['uuid'])
         if handle['attach_type'] == 'MDEV':
             attempt.mdev_handle, attempt.mdev_host = handle, inputs.agent_host
             with self._keep_lease(context, attempt, until=attempt.deadline):
@@ -303,7 +351,8 @@ class Binder:
         try:
             result = bindings.finish_bind(context, arq, bindings.BIND_FAILED,
                                           lease_owner=attempt.owner,
-                                          error=reason)
+                                          error=reason,
+                                          nova_enabled=self._nova_enabled)
         except Exception:
             LOG.exception('Could not record the failure of ARQ %s',
                           arq['uuid'])

@@ -36,8 +36,10 @@ class EventDelivery:
         if nova is None and not (conf.nova.auth_type or
                                  conf.nova.endpoint_override):
             # No Nova to tell (the all-in-one service, a benchmark): events
-            # are still recorded, then given up as soon as they are due,
-            # instead of being retried for minutes against nothing.
+            # are still recorded, as given up in the transaction of their
+            # outcome (Binder's nova_enabled), instead of being retried for
+            # minutes against nothing. Rows due all the same (written by a
+            # conductor that had a Nova) are given up when due.
             LOG.warning('[nova] names neither an auth_type nor an '
                         'endpoint_override: bind outcomes will not be sent '
                         'to Nova.')
@@ -45,6 +47,11 @@ class EventDelivery:
             nova = nova_client.NovaClient.from_conf(conf,
                                                     timeout=POST_TIMEOUT)
         self._nova = nova
+
+    @property
+    def enabled(self):
+        """Whether there is a Nova to send events to."""
+        return self._nova is not None
 
     def deliver_due(self, context, arq_uuids=None):
         """Send every due event (only those of ``arq_uuids`` when given).

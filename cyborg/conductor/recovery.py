@@ -44,7 +44,8 @@ class Recovery:
         self.events = nova_events.EventDelivery(conf, nova_client)
         # Events are delivered at the end of the pass, all in one go.
         self.binder = binding.Binder(conf, transport, placement_client,
-                                     glance_client, events=None)
+                                     glance_client, events=None,
+                                     nova_enabled=self.events.enabled)
 
     def run_once(self, context):
         """One pass; returns {'binds': {uuid: outcome}, 'events_sent': n}."""

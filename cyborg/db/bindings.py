@@ -75,13 +75,17 @@ def _now():
     return timeutils.utcnow()
 
 
-def _arq_guard(arq_uuid, bind_seq=None, lease_owner=None):
-    """WHERE clauses: the ARQ is still in this bind and this worker owns it."""
-    clauses = [_ARQ.uuid == arq_uuid, _ARQ.state == BIND_STARTED]
+def _arq_guard(arq_uuid, bind_seq=None, lease_owner=None, columns=_ARQ):
+    """WHERE clauses: the ARQ is still in this bind and this worker owns it.
+
+    ``columns``: the model's attributes (ORM statements) or its table's
+    columns (Core ones).
+    """
+    clauses = [columns.uuid == arq_uuid, columns.state == BIND_STARTED]
     if bind_seq is not None:
-        clauses.append(_ARQ.bind_seq == bind_seq)
+        clauses.append(columns.bind_seq == bind_seq)
     if lease_owner is not None:
-        clauses.append(_ARQ.bind_lease_owner == lease_owner)
+        clauses.append(columns.bind_lease_owner == lease_owner)
     return clauses
 
 
@@ -101,10 +105,11 @@ def _handle_dict(handle, hostname):
 
 
 def _handle_host(session, handle):
+    devices, deployables = _DEVICE.__table__, _DEPLOYABLE.__table__
     return session.execute(
-        sa.select(_DEVICE.hostname).join(
-            _DEPLOYABLE, _DEPLOYABLE.device_id == _DEVICE.id).where(
-            _DEPLOYABLE.id == handle.deployable_id)).scalar_one()
+        sa.select(devices.c.hostname).join(
+            deployables, deployables.c.device_id == devices.c.id).where(
+            deployables.c.id == handle.deployable_id)).scalar_one()
 
 
 def _release_handle_of(session, arq_row, keep_deployable=False):
@@ -139,32 +144,70 @@ class BindInputs:
     deployable: typing.Optional[dict]
     controlpaths: typing.List[dict]
     agent_host: typing.Optional[str]
+    # The compute node name the deployable's device carries.
+    hostname: typing.Optional[str] = None
 
 
 @engine.reader
 def get_bind_inputs(context, arq_uuid):
-    session = context.session
-    arq = _select_arq(session, arq_uuid)
-    if arq is None:
+    return _read_bind_inputs(context.session, arq_uuid)
+
+
+def _bind_inputs_query():
+    """The ARQ, its profile's groups and the deployable of its provider.
+
+    One SELECT: a bind reads them all, every time. Deployable columns are
+    labelled ``dep_<name>``; the join picks the first deployable of the
+    provider, as there should be exactly one.
+    """
+    arq, profile = _ARQ.__table__, models.DeviceProfile.__table__
+    deployables, devices = _DEPLOYABLE.__table__, _DEVICE.__table__
+    hosts = models.AgentHost.__table__
+    others = deployables.alias('provider_deployables')
+    first_deployable = sa.select(sa.func.min(others.c.id)).where(
+        others.c.rp_uuid == arq.c.device_rp_uuid).correlate(
+        arq).scalar_subquery()
+    return sa.select(
+        arq, profile.c.profile_json,
+        *[column.label('dep_' + column.name) for column in deployables.c],
+        devices.c.hostname.label('dev_hostname'),
+        hosts.c.rpc_host.label('dev_rpc_host'),
+    ).join(profile, profile.c.id == arq.c.device_profile_id).outerjoin(
+        deployables, sa.and_(deployables.c.rp_uuid == arq.c.device_rp_uuid,
+                             deployables.c.id == first_deployable)).outerjoin(
+        devices, devices.c.id == deployables.c.device_id).outerjoin(
+        hosts, hosts.c.hostname == devices.c.hostname).where(
+        arq.c.uuid == sa.bindparam('arq_uuid'))
+
+
+_BIND_INPUTS = _bind_inputs_query()
+_DEPLOYABLE_COLUMNS = [column.name for column in _DEPLOYABLE.__table__.c]
+
+
+def _read_bind_inputs(session, arq_uuid, with_controlpaths=True):
+    """BindInputs in one SELECT (plus one for the control paths)."""
+    row = session.execute(_BIND_INPUTS, {'arq_uuid': arq_uuid}).first()
+    if row is None:
         raise exception.ARQNotFound(uuid=arq_uuid)
-    profile_json = session.execute(
-        sa.select(models.DeviceProfile.profile_json).where(
-            models.DeviceProfile.id == arq.device_profile_id)).scalar_one()
-    groups = json.loads(profile_json).get('groups') or []
-    index = arq.device_profile_group_id
+    values = row._mapping
+    arq = {column.name: values[column.name]
+           for column in _ARQ.__table__.c}
+    groups = json.loads(values['profile_json']).get('groups') or []
+    index = arq['device_profile_group_id']
     group = groups[index] if 0 <= index < len(groups) else None
-    deployable = None
-    if arq.device_rp_uuid:
-        deployable = session.execute(
-            sa.select(_DEPLOYABLE).where(
-                _DEPLOYABLE.rp_uuid == arq.device_rp_uuid)
-            .order_by(_DEPLOYABLE.id).limit(1)).scalar_one_or_none()
-    if deployable is None:
-        return BindInputs(arq.to_dict(), group, None, [], None)
-    device = session.get(_DEVICE, deployable.device_id)
-    return BindInputs(arq.to_dict(), group, deployable.to_dict(),
-                      _controlpaths(session, device.id),
-                      _agent_rpc_host(session, device.hostname))
+    if values['dep_id'] is None:
+        return BindInputs(arq, group, None, [], None)
+    deployable = {name: values['dep_' + name]
+                  for name in _DEPLOYABLE_COLUMNS}
+    hostname = values['dev_hostname']
+    # The agent listens on its [DEFAULT] host, which may differ from the
+    # compute node name its devices carry; without a record of it, the
+    # names are taken to be the same.
+    agent_host = values['dev_rpc_host'] or hostname
+    controlpaths = (_controlpaths(session, deployable['device_id'])
+                    if with_controlpaths else None)
+    return BindInputs(arq, group, deployable, controlpaths, agent_host,
+                      hostname)
 
 
 def _controlpaths(session, device_id):
@@ -255,19 +298,94 @@ def acquire_bind_lease(context, arq_uuid, owner, seconds, now=None):
     on it: the cast that started the bind and the recovery scans of every
     conductor race here, and exactly one of them wins.
     """
-    now = now or _now()
-    result = context.session.execute(
-        sa.update(_ARQ).where(
-            _ARQ.uuid == arq_uuid, _ARQ.state == BIND_STARTED,
-            sa.or_(_ARQ.bind_lease_owner.is_(None),
-                   _ARQ.bind_lease_expires_at.is_(None),
-                   _ARQ.bind_lease_expires_at < now))
+    if not _take_lease(context.session, arq_uuid, owner, seconds,
+                       now or _now()):
+        return None
+    return _select_arq(context.session, arq_uuid).to_dict()
+
+
+def _take_lease(session, arq_uuid, owner, seconds, now):
+    arq = _ARQ.__table__.c
+    result = session.execute(
+        sa.update(_ARQ.__table__).where(
+            arq.uuid == arq_uuid, arq.state == BIND_STARTED,
+            sa.or_(arq.bind_lease_owner.is_(None),
+                   arq.bind_lease_expires_at.is_(None),
+                   arq.bind_lease_expires_at < now))
         .values(bind_lease_owner=owner,
                 bind_lease_expires_at=now + datetime.timedelta(
                     seconds=seconds)))
-    if result.rowcount != 1:
+    return result.rowcount == 1
+
+
+@dataclasses.dataclass
+class BindStart:
+    """What :func:`start_bind` did: lease taken, inputs read, and maybe more.
+
+    ``outcome`` is BOUND when the bind was finished in the same
+    transaction, else None: the caller holds the lease and goes on step by
+    step. ``handle`` is the attach handle claimed, if one was.
+    """
+
+    inputs: BindInputs
+    outcome: typing.Optional[str] = None
+    handle: typing.Optional[dict] = None
+
+    @property
+    def arq(self):
+        return self.inputs.arq
+
+
+@_retry_on_contention
+@engine.writer
+def start_bind(context, arq_uuid, owner, seconds, finishes_at_once,
+               nova_enabled=True, now=None):
+    """Take the bind lease and read the inputs; bind at once if it can be.
+
+    ``finishes_at_once(inputs, now)`` says whether the bind needs no remote
+    call (no bitstream to program, not past its deadline). Then a free
+    attach handle is claimed and, unless it is an mdev (the agent must
+    create it), the ARQ is Bound and its Nova event queued: lease, claim,
+    outcome and event commit together, one transaction instead of four.
+    In any other case the lease (and the claim, for an mdev) is committed
+    and the caller takes the remaining steps.
+
+    None when the lease was not taken (see :func:`acquire_bind_lease`).
+    """
+    session = context.session
+    now = now or _now()
+    if not _take_lease(session, arq_uuid, owner, seconds, now):
         return None
-    return _select_arq(context.session, arq_uuid).to_dict()
+    inputs = _read_bind_inputs(session, arq_uuid, with_controlpaths=False)
+    start = BindStart(inputs)
+    arq = inputs.arq
+    handle = None
+    if arq['attach_handle_id'] is None and finishes_at_once(inputs, now):
+        handle = _take_free_handle(session, inputs.deployable['id'], now)
+    link = {}
+    if handle is not None:
+        start.handle = _handle_dict(handle, inputs.hostname)
+        link = {'attach_handle_id': handle.id,
+                'deployable_id': inputs.deployable['id']}
+    if handle is None or handle.attach_type == 'MDEV':
+        # The rest takes remote calls (or a retry): commit the lease, and
+        # the claim when there is one.
+        if link:
+            session.execute(sa.update(_ARQ.__table__).where(
+                _ARQ.__table__.c.id == arq['id']).values(**link))
+        if inputs.deployable is not None:
+            inputs.controlpaths = _controlpaths(
+                session, inputs.deployable['device_id'])
+        return start
+    # Claim and outcome in one UPDATE. Ours: the lease UPDATE above locked
+    # the row for this transaction.
+    session.execute(sa.update(_ARQ.__table__).where(*_arq_guard(
+        arq_uuid, arq['bind_seq'], owner, columns=_ARQ.__table__.c)).values(
+        state=BOUND, bind_lease_owner=None, bind_lease_expires_at=None,
+        bind_error=None, updated_at=now, **link))
+    _queue_event(session, arq, BOUND, nova_enabled, now)
+    start.outcome = BOUND
+    return start
 
 
 @_retry_on_contention
@@ -363,15 +481,44 @@ def _claim_attach_handle_once(context, arq_id, deployable_id, bind_seq,
             raise exception.DeployableReprogrammed(
                 deployable=deployable_id, wanted=bitstream_id,
                 current=current)
+    return _claim_free_handle(session, arq_id, deployable_id, now,
+                              none_free_raises=True)
+
+
+def _claim_free_handle(session, arq_id, deployable_id, now,
+                       none_free_raises=False):
+    """Take a free handle of the deployable for the ARQ; its dict.
+
+    None when every free handle is locked by claims in flight, or when
+    none is free and not ``none_free_raises`` (else NoFreeAttachHandle).
+    """
+    candidate = _take_free_handle(session, deployable_id, now,
+                                  none_free_raises)
+    if candidate is None:
+        return None
+    session.execute(
+        sa.update(_ARQ.__table__).where(_ARQ.__table__.c.id == arq_id)
+        .values(attach_handle_id=candidate.id, deployable_id=deployable_id))
+    return _handle_dict(candidate, _handle_host(session, candidate))
+
+
+def _take_free_handle(session, deployable_id, now, none_free_raises=False):
+    """Mark a free handle of the deployable in use; its row (or None).
+
+    The caller links it to its ARQ in the same transaction.
+    """
     # SKIP LOCKED: concurrent claims each lock a different free row instead
     # of all waiting for the first one (SQLite renders no FOR UPDATE; it
     # serialises writers anyway).
+    handles = _AH.__table__
     candidate = session.execute(
-        sa.select(_AH).where(_AH.deployable_id == deployable_id,
-                             _AH.in_use == sa.false())
-        .order_by(_AH.id).limit(1)
-        .with_for_update(skip_locked=True)).scalar_one_or_none()
+        sa.select(handles).where(handles.c.deployable_id == deployable_id,
+                                 handles.c.in_use == sa.false())
+        .order_by(handles.c.id).limit(1)
+        .with_for_update(skip_locked=True)).first()
     if candidate is None:
+        if not none_free_raises:
+            return None
         free = session.execute(
             sa.select(sa.func.count(_AH.id)).where(
                 _AH.deployable_id == deployable_id,
@@ -380,29 +527,26 @@ def _claim_attach_handle_once(context, arq_id, deployable_id, bind_seq,
             raise exception.NoFreeAttachHandle(deployable=deployable_id)
         return None  # all free rows are locked by claims in flight
     taken = session.execute(
-        sa.update(_AH).where(_AH.id == candidate.id,
-                             _AH.in_use == sa.false())
+        sa.update(handles).where(handles.c.id == candidate.id,
+                                 handles.c.in_use == sa.false())
         .values(in_use=True, updated_at=now)).rowcount
-    if taken != 1:
-        return None
-    session.execute(
-        sa.update(_ARQ).where(_ARQ.id == arq_id).values(
-            attach_handle_id=candidate.id, deployable_id=deployable_id))
-    return _handle_dict(candidate, _handle_host(session, candidate))
+    return candidate if taken == 1 else None
 
 
 # Outcomes
 
 @_retry_on_contention
 @engine.writer
-def finish_bind(context, arq, outcome, lease_owner=None, error=None):
+def finish_bind(context, arq, outcome, lease_owner=None, error=None,
+                nova_enabled=True):
     """End a bind as Bound or BindFailed and queue Nova's event, atomically.
 
     ``arq`` is the ARQ dict the bind started from (its uuid and bind_seq
     name the bind). BindFailed also frees the handle the bind claimed.
     Returns ``{'arq': dict, 'released': handle dict or None}``, or None
     when the bind is no longer this worker's (its lease was taken over, it
-    was unbound or deleted): then nothing was written.
+    was unbound or deleted): then nothing was written. ``nova_enabled``: see
+    :func:`_queue_event`.
     """
     if outcome not in EVENT_STATUS:
         raise ValueError('a bind ends Bound or BindFailed, not %s' % outcome)
@@ -421,13 +565,27 @@ def finish_bind(context, arq, outcome, lease_owner=None, error=None):
     released = None
     if outcome == BIND_FAILED and row.attach_handle_id is not None:
         released = _release_handle_of(session, row)
-    if row.instance_uuid:
-        session.add(_EVENT(arq_uuid=row.uuid, bind_seq=row.bind_seq,
-                           instance_uuid=row.instance_uuid,
-                           status=EVENT_STATUS[outcome]))
-        session.flush()
+    _queue_event(session, row.to_dict(), outcome, nova_enabled, now)
     return {'arq': _select_arq(session, arq['uuid']).to_dict(),
             'released': released}
+
+
+def _queue_event(session, arq, outcome, nova_enabled, now):
+    """Add the outcome's Nova event to the outbox (ARQs of an instance).
+
+    Without a Nova to tell (``nova_enabled`` false: the all-in-one service,
+    a benchmark) the row is still written, as given up after its one
+    attempt, so that nobody tries to deliver it.
+    """
+    if not arq['instance_uuid']:
+        return
+    values = {'arq_uuid': arq['uuid'], 'bind_seq': arq['bind_seq'],
+              'instance_uuid': arq['instance_uuid'],
+              'status': EVENT_STATUS[outcome], 'attempts': 0,
+              'created_at': now}
+    if not nova_enabled:
+        values.update(attempts=1, abandoned_at=now)
+    session.execute(sa.insert(_EVENT.__table__), values)
 
 
 # Unbind

@@ -19,16 +19,24 @@ from cyborg import exception
 _DP = models.DeviceProfile
 _ARQ = models.ExtendedAcceleratorRequest
 
+# What a profile dict is made of. Core selects: rows come back as tuples,
+# without the ORM's per-row bookkeeping (a list has a thousand of them).
+_COLUMNS = (_DP.__table__.c.id, _DP.__table__.c.uuid, _DP.__table__.c.name,
+            _DP.__table__.c.description, _DP.__table__.c.profile_json,
+            _DP.__table__.c.created_at, _DP.__table__.c.updated_at)
+_SELECT = sa.select(*_COLUMNS)
+
 
 def _to_dict(row):
+    id_, uuid, name, description, profile_json, created, updated = row
     return {
-        'id': row.id,
-        'uuid': row.uuid,
-        'name': row.name,
-        'description': row.description,
-        'groups': json.loads(row.profile_json)['groups'],
-        'created_at': row.created_at,
-        'updated_at': row.updated_at,
+        'id': id_,
+        'uuid': uuid,
+        'name': name,
+        'description': description,
+        'groups': json.loads(profile_json)['groups'],
+        'created_at': created,
+        'updated_at': updated,
     }
 
 
@@ -38,8 +46,8 @@ def sort_keys(sort_key):
 
 
 def _row_by_uuid(context, uuid):
-    return context.session.query(_DP.__table__).filter(
-        _DP.uuid == uuid).first()
+    return context.session.execute(
+        sa.select(_DP.__table__).where(_DP.__table__.c.uuid == uuid)).first()
 
 
 @engine.reader
@@ -49,31 +57,38 @@ def list_device_profiles(context, names=None, limit=None, marker=None,
 
     ``marker`` is the uuid of the last profile of the previous page.
     """
-    query = context.session.query(_DP.__table__)
+    query = _SELECT
     if names:
-        query = query.filter(_DP.name.in_(names))
+        query = query.where(_DP.__table__.c.name.in_(names))
     marker_row = None
     if marker:
         marker_row = _row_by_uuid(context, marker)
         if marker_row is None:
             raise exception.Invalid(reason='marker %s not found' % marker)
-    query = db_utils.paginate_query(query, _DP, limit, sort_keys(sort_key),
-                                    marker=marker_row,
-                                    sort_dir=sort_dir or 'asc')
-    return [_to_dict(row) for row in query]
+    if sort_key or sort_dir or marker or limit:
+        query = db_utils.paginate_query(query, _DP, limit,
+                                        sort_keys(sort_key),
+                                        marker=marker_row,
+                                        sort_dir=sort_dir or 'asc')
+    else:
+        # The default list: what paginate_query would build, without the
+        # ORM attributes that would send every row through the ORM.
+        query = query.order_by(_DP.__table__.c.id)
+    return [_to_dict(row) for row in context.session.execute(query)]
+
+
+_BY_UUID = _SELECT.where(_DP.__table__.c.uuid == sa.bindparam('ident'))
+_BY_NAME = _SELECT.where(_DP.__table__.c.name == sa.bindparam('ident'))
 
 
 @engine.reader
 def get_device_profile(context, uuid=None, name=None):
     """The profile with this uuid (or name); DeviceProfileNotFound if none."""
-    query = context.session.query(_DP.__table__)
-    if uuid is not None:
-        query = query.filter(_DP.uuid == uuid)
-    else:
-        query = query.filter(_DP.name == name)
-    row = query.first()
+    ident = uuid if uuid is not None else name
+    row = context.session.execute(
+        _BY_UUID if uuid is not None else _BY_NAME, {'ident': ident}).first()
     if row is None:
-        raise exception.DeviceProfileNotFound(ident=uuid or name)
+        raise exception.DeviceProfileNotFound(ident=ident)
     return _to_dict(row)
 
 

@@ -96,6 +96,10 @@ def isotime(value):
     """A naive UTC datetime from the DB as upstream's ISO 8601 string."""
     if value is None:
         return None
+    if value.tzinfo is None:
+        # The text of value.replace(tzinfo=UTC).isoformat(), without making
+        # a second datetime (lists format thousands of these).
+        return value.isoformat() + '+00:00'
     return value.replace(tzinfo=UTC).isoformat()
 
 
