@@ -13,13 +13,12 @@ releasing their attach handles in the same transaction.
 
 import json
 
-from oslo_db.sqlalchemy import utils as db_utils
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import sqlalchemy as sa
 
-from cyborg.db import device_profiles as dp_db
 from cyborg.db import engine
+from cyborg.db import pagination
 from cyborg.db import models
 from cyborg import exception
 
@@ -79,22 +78,10 @@ def list_arqs(context, instance_uuid=None, resolved_only=False, limit=None,
         query = query.where(_ARQ_T.c.instance_uuid == instance_uuid)
     if resolved_only:
         query = query.where(_ARQ_T.c.state.in_(RESOLVED_STATES))
-    marker_row = None
-    if marker:
-        marker_row = context.session.execute(_visible(
-            sa.select(_ARQ_T), context).where(
-            _ARQ_T.c.uuid == marker)).first()
-        if marker_row is None:
-            raise exception.Invalid(reason='marker %s not found' % marker)
-    if sort_key or sort_dir or marker or limit:
-        query = db_utils.paginate_query(query, _ARQ, limit,
-                                        dp_db.sort_keys(sort_key),
-                                        marker=marker_row,
-                                        sort_dir=sort_dir or 'asc')
-    else:
-        # What paginate_query would build, without the ORM attributes that
-        # would send every row through the ORM.
-        query = query.order_by(_ARQ_T.c.id)
+    # The marker must be an ARQ the caller may see.
+    query = pagination.paginate(
+        context, query, _ARQ, limit, marker, sort_key, sort_dir,
+        marker_filter=lambda lookup: _visible(lookup, context))
     return [_to_dict(row) for row in context.session.execute(query)]
 
 

@@ -5,13 +5,12 @@ things Placement sees, are not attributes in this schema.
 """
 
 from oslo_db import exception as db_exc
-from oslo_db.sqlalchemy import utils as db_utils
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import sqlalchemy as sa
 
-from cyborg.db import device_profiles as dp_db
 from cyborg.db import engine
+from cyborg.db import pagination
 from cyborg.db import models
 from cyborg import exception
 
@@ -32,15 +31,8 @@ def list_attributes(context, deployable_id=None, key=None, limit=None,
         query = query.filter(_ATTRIBUTE.deployable_id == deployable_id)
     if key is not None:
         query = query.filter(_ATTRIBUTE.key == key)
-    marker_row = None
-    if marker:
-        marker_row = _row_by_uuid(context, marker)
-        if marker_row is None:
-            raise exception.Invalid(reason='marker %s not found' % marker)
-    query = db_utils.paginate_query(query, _ATTRIBUTE, limit,
-                                    dp_db.sort_keys(sort_key),
-                                    marker=marker_row,
-                                    sort_dir=sort_dir or 'asc')
+    query = pagination.paginate(context, query, _ATTRIBUTE, limit, marker,
+                                sort_key, sort_dir)
     return [row._asdict() for row in query]
 
 

@@ -11,11 +11,10 @@ the page size.
 
 import collections
 
-from oslo_db.sqlalchemy import utils as db_utils
 import sqlalchemy as sa
 
-from cyborg.db import device_profiles as dp_db
 from cyborg.db import engine
+from cyborg.db import pagination
 from cyborg.db import models
 from cyborg import exception
 
@@ -74,15 +73,8 @@ def list_deployables(context, name=None, limit=None, marker=None,
     query = context.session.query(_DEPLOYABLE.__table__)
     if name is not None:
         query = query.filter(_DEPLOYABLE.name == name)
-    marker_row = None
-    if marker:
-        marker_row = _row_by_uuid(context, marker)
-        if marker_row is None:
-            raise exception.Invalid(reason='marker %s not found' % marker)
-    query = db_utils.paginate_query(query, _DEPLOYABLE, limit,
-                                    dp_db.sort_keys(sort_key),
-                                    marker=marker_row,
-                                    sort_dir=sort_dir or 'asc')
+    query = pagination.paginate(context, query, _DEPLOYABLE, limit, marker,
+                                sort_key, sort_dir)
     return _with_attributes(context, query.all())
 
 

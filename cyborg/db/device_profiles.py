@@ -7,12 +7,12 @@ from ``profile_json``; the API turns them into responses.
 import json
 
 from oslo_db import exception as db_exc
-from oslo_db.sqlalchemy import utils as db_utils
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import sqlalchemy as sa
 
 from cyborg.db import engine
+from cyborg.db import pagination
 from cyborg.db import models
 from cyborg import exception
 
@@ -40,11 +40,6 @@ def _to_dict(row):
     }
 
 
-def sort_keys(sort_key):
-    """The ORDER BY of a list: the asked key, then id to make it total."""
-    return [sort_key, 'id'] if sort_key else ['id']
-
-
 def _row_by_uuid(context, uuid):
     return context.session.execute(
         sa.select(_DP.__table__).where(_DP.__table__.c.uuid == uuid)).first()
@@ -60,20 +55,8 @@ def list_device_profiles(context, names=None, limit=None, marker=None,
     query = _SELECT
     if names:
         query = query.where(_DP.__table__.c.name.in_(names))
-    marker_row = None
-    if marker:
-        marker_row = _row_by_uuid(context, marker)
-        if marker_row is None:
-            raise exception.Invalid(reason='marker %s not found' % marker)
-    if sort_key or sort_dir or marker or limit:
-        query = db_utils.paginate_query(query, _DP, limit,
-                                        sort_keys(sort_key),
-                                        marker=marker_row,
-                                        sort_dir=sort_dir or 'asc')
-    else:
-        # The default list: what paginate_query would build, without the
-        # ORM attributes that would send every row through the ORM.
-        query = query.order_by(_DP.__table__.c.id)
+    query = pagination.paginate(context, query, _DP, limit, marker,
+                                sort_key, sort_dir)
     return [_to_dict(row) for row in context.session.execute(query)]
 
 

@@ -3,9 +3,9 @@
 Writes to devices belong to the conductor (agent reports, enable/disable).
 """
 
-from oslo_db.sqlalchemy import utils as db_utils
 
 from cyborg.db import engine
+from cyborg.db import pagination
 from cyborg.db import models
 from cyborg import exception
 
@@ -26,14 +26,10 @@ def list_devices(context, type=None, vendor=None, hostname=None, limit=None,
                           (_DEVICE.hostname, hostname)):
         if value is not None:
             query = query.filter(column == value)
-    marker_row = None
-    if marker:
-        marker_row = _row_by_uuid(context, marker)
-        if marker_row is None:
-            raise exception.Invalid(reason='marker %s not found' % marker)
-    query = db_utils.paginate_query(
-        query, _DEVICE, limit, [sort_key or 'created_at', 'id'],
-        marker=marker_row, sort_dir=sort_dir or 'desc')
+    query = pagination.paginate(context, query, _DEVICE, limit, marker,
+                                sort_key, sort_dir,
+                                default_keys=('created_at', 'id'),
+                                default_dir='desc')
     return [row._asdict() for row in query]
 
 

@@ -4,8 +4,6 @@ from cyborg.tests.fixtures import binding as binding_fixtures
 
 # The shared fixtures, made visible to the tests of this directory.
 bind_conf = binding_fixtures.bind_conf
-configured_transaction_context = (
-    binding_fixtures.configured_transaction_context)
 rpc_servers = binding_fixtures.rpc_servers
 stub_glance = binding_fixtures.stub_glance
 stub_nova = binding_fixtures.stub_nova
