@@ -158,6 +158,23 @@ class InstanceAlreadyHasARQs(Invalid):
                'adding more to it is not supported.')
 
 
+class UnknownBindProvider(Invalid):
+    msg_fmt = ('Accelerator request %(arq)s cannot be bound to resource '
+               'provider %(rp_uuid)s: no deployable of cyborg is behind it.')
+
+
+class BindHostMismatch(Invalid):
+    msg_fmt = ('Accelerator request %(arq)s cannot be bound on host '
+               '%(hostname)s: resource provider %(rp_uuid)s is on host '
+               '%(actual)s.')
+
+
+class TooManyAccelerators(Invalid):
+    msg_fmt = ('Device profile %(profile)s asks for %(count)d accelerators; '
+               'one request may create at most %(limit)d ([api] '
+               'max_arqs_per_request).')
+
+
 # Agent and drivers
 class ComputeNodeProviderNotFound(ResourceProviderNotFound):
     msg_fmt = ('No compute node resource provider named %(names)s in '

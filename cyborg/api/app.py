@@ -11,42 +11,42 @@ The stack, outermost first, and why in this order:
    response below carries it.
 4. Healthcheck at ``/healthcheck``: load balancers probe it without a token.
 5. Auth: keystonemiddleware's auth_token (``auth_strategy = keystone``),
-   letting the public version documents ``/`` and ``/v2`` through, or the
-   noauth middleware that trusts identity headers.
+   letting the public routes of the route table (the version documents
+   ``/`` and ``/v2``) through, or the noauth middleware.
 6. Microversion: picks the version (406 if unacceptable) and puts the
    version headers on every /v2 response, errors included, which is why it
    sits outside the fault wrapper.
-7. FaultWrapper: turns every exception and error response of the app into
-   upstream's error body, and logs unexpected ones as 500s.
-8. The Pecan application and its controllers.
-"""
+7. FaultWrapper: turns every exception of the application into upstream's
+   error body, and logs unexpected ones as 500s.
+8. The dispatcher, which serves each request through the route table
+   (``routes.py``).
 
-import functools
+There is no web framework: the route table and one dispatcher are all the
+routing there is, and handlers are plain functions of a webob request.
+"""
 
 from keystonemiddleware import auth_token
 from oslo_middleware import cors
 from oslo_middleware import healthcheck
 from oslo_middleware import http_proxy_to_wsgi
 from oslo_middleware import request_id
-from pecan import core as pecan_core
-from pecan import routing as pecan_routing
-from pecan import util as pecan_util
 
-from cyborg.api.controllers import base
-from cyborg.api.controllers import root
+from cyborg.api import dispatcher
 from cyborg.api import errors
+from cyborg.api.handlers import common
 from cyborg.api import microversion
 from cyborg.api import policy
+from cyborg.api import routes
 from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg.db import engine as db_engine
 from cyborg import rpc
 
-# Paths served without authentication: the version documents.
-PUBLIC_PATHS = ('', '/v2')
 HEALTHCHECK_PATH = '/healthcheck'
 
 # Who a noauth request without identity headers is.
 NOAUTH_IDENTITY = 'admin'
+# ... and the roles of the service token it is taken to carry.
+NOAUTH_SERVICE_ROLES = 'service'
 
 # Keystone's default role implications (admin > member > reader, and
 # manager > member), applied by the noauth middleware because Keystone
@@ -58,6 +58,12 @@ IMPLIED_ROLES = {
 }
 
 
+# A request carrying any of these says who it is (WSGI environ names).
+_IDENTITY_HEADERS = ('HTTP_X_PROJECT_ID', 'HTTP_X_TENANT_ID',
+                     'HTTP_X_USER_ID', 'HTTP_X_ROLES',
+                     'HTTP_X_SERVICE_ROLES')
+
+
 class NoAuthMiddleware:
     """Trusts the identity headers; for tests and the all-in-one service.
 
@@ -65,14 +71,19 @@ class NoAuthMiddleware:
     the user, ``X-Roles`` the roles (admin when the header is absent), and
     ``X-Service-Roles`` the roles of a service token, as keystonemiddleware
     would set them. A request with no identity at all is user ``admin`` of
-    project ``admin``, as with Placement's noauth2, so that plain curl works
-    against the all-in-one service.
+    project ``admin`` holding the ``service`` role on a service token, as
+    Nova is with its service token: so plain curl, the ``openstack`` CLI,
+    openstacksdk and Nova itself can bind, unbind and delete against the
+    all-in-one service. Identity headers that are sent are honoured as
+    sent, so every policy persona stays testable.
     """
 
     def __init__(self, application):
         self.application = application
 
     def __call__(self, environ, start_response):
+        if not any(name in environ for name in _IDENTITY_HEADERS):
+            environ['HTTP_X_SERVICE_ROLES'] = NOAUTH_SERVICE_ROLES
         if 'HTTP_X_PROJECT_ID' not in environ:
             environ['HTTP_X_PROJECT_ID'] = environ.get('HTTP_X_TENANT_ID',
                                                        NOAUTH_IDENTITY)
@@ -89,14 +100,14 @@ class NoAuthMiddleware:
 
 
 class PublicRoutes:
-    """Sends the public paths around the auth middleware."""
+    """Sends the public routes around the auth middleware."""
 
     def __init__(self, application, auth_application):
         self.application = application
         self.auth_application = auth_application
 
     def __call__(self, environ, start_response):
-        if environ.get('PATH_INFO', '').rstrip('/') in PUBLIC_PATHS:
+        if routes.is_public(environ.get('PATH_INFO', '')):
             return self.application(environ, start_response)
         return self.auth_application(environ, start_response)
 
@@ -118,28 +129,6 @@ class HealthcheckRoute:
         return self.application(environ, start_response)
 
 
-class PecanApplication(pecan_core.ExplicitPecan):
-    """Pecan, calling handlers with (req, resp) and keeping their status.
-
-    Handlers return complete responses. Pecan would rewrite a 200 with an
-    empty body into a 204, but upstream answers device enable/disable with
-    exactly that 200, so the rewrite is switched off.
-    """
-
-    def _handle_empty_response_body(self, state):
-        pass
-
-
-def _memoize_pecan_argspecs():
-    # Pecan inspects a handler's signature several times per request, and
-    # each time builds a new namedtuple class: about half a millisecond
-    # per request, for a value that never changes. Compute each once.
-    if not hasattr(pecan_core.getargspec, 'cache_info'):
-        cached = functools.lru_cache(maxsize=512)(pecan_util.getargspec)
-        pecan_core.getargspec = cached
-        pecan_routing.getargspec = cached
-
-
 def _auth(application, conf):
     if conf.auth_strategy == 'noauth':
         return NoAuthMiddleware(application)
@@ -154,18 +143,14 @@ def build_app(conf, transport=None):
     ``transport`` is the oslo.messaging transport to the conductors; by
     default the one ``[DEFAULT] transport_url`` names.
     """
-    _memoize_pecan_argspecs()
     db_engine.configure(conf)
     transport = transport or rpc.get_transport(conf)
     rpc.register_client_opts(conf)
-    services = base.APIServices(
+    services = common.APIServices(
         conf, policy.build_enforcer(conf),
         conductor_rpcapi.ConductorAPI(transport))
 
-    app = PecanApplication(root.RootController(services),
-                           default_renderer='json',
-                           force_canonical=False,
-                           guess_content_type_from_ext=False)
+    app = dispatcher.Dispatcher(services)
     app = errors.FaultWrapper(app)
     app = microversion.MicroversionMiddleware(app)
     app = _auth(app, conf)

@@ -12,9 +12,10 @@ travels in the ``OpenStack-Error-Code`` response header instead, where tests
 and operators can match on it without string-matching messages.
 
 Domain exceptions carry no HTTP status: :func:`status_for` maps them once,
-here. Handlers raise :class:`APIError` for conditions that are only HTTP
-concerns (a bad microversion, a missing service token). Anything else that
-escapes a handler is a logged 500 from :class:`FaultWrapper`.
+here. The dispatcher and handlers raise :class:`APIError` for conditions
+that are only HTTP concerns (no such route, a bad microversion, a missing
+service token). Anything else that escapes a handler is a logged 500 from
+:class:`FaultWrapper`.
 """
 
 import json
@@ -41,6 +42,10 @@ BAD_QUERY = 'cyborg.query.bad_value'
 BAD_MICROVERSION = 'cyborg.microversion.not_acceptable'
 CONFLICT = 'cyborg.conflict'
 METHOD_NOT_ALLOWED = 'cyborg.method_not_allowed'
+NOT_ACCEPTABLE = 'cyborg.not_acceptable'
+BAD_MEDIA_TYPE = 'cyborg.body.unsupported_media_type'
+BODY_TOO_LARGE = 'cyborg.body.too_large'
+BAD_PATH = 'cyborg.path.bad_value'
 SERVICE_UNAVAILABLE = 'cyborg.service_unavailable'
 CONDUCTOR_TIMEOUT = 'cyborg.conductor.timeout'
 INTERNAL = 'cyborg.internal_error'
@@ -50,6 +55,9 @@ DP_IN_USE = 'cyborg.device_profile.in_use'
 ARQ_NOT_FOUND = 'cyborg.arq.not_found'
 ARQ_BAD_STATE = 'cyborg.arq.bad_state'
 ARQ_INSTANCE_HAS_ARQS = 'cyborg.arq.instance_has_arqs'
+ARQ_UNKNOWN_PROVIDER = 'cyborg.arq.unknown_provider'
+ARQ_WRONG_HOST = 'cyborg.arq.wrong_host'
+ARQ_TOO_MANY = 'cyborg.arq.too_many'
 DEVICE_NOT_FOUND = 'cyborg.device.not_found'
 DEPLOYABLE_NOT_FOUND = 'cyborg.deployable.not_found'
 PROGRAM_FAILED = 'cyborg.deployable.program_failed'
@@ -72,6 +80,9 @@ _DOMAIN_ERRORS = {
     exception.DeviceProfileInUse: (409, DP_IN_USE),
     exception.ARQBadState: (409, ARQ_BAD_STATE),
     exception.InstanceAlreadyHasARQs: (400, ARQ_INSTANCE_HAS_ARQS),
+    exception.UnknownBindProvider: (400, ARQ_UNKNOWN_PROVIDER),
+    exception.BindHostMismatch: (400, ARQ_WRONG_HOST),
+    exception.TooManyAccelerators: (400, ARQ_TOO_MANY),
     exception.PolicyNotAuthorized: (403, POLICY_DENIED),
     exception.DuplicateAttribute: (409, ATTRIBUTE_DUPLICATE),
     exception.NoFreeAttachHandle: (409, NO_FREE_HANDLE),
@@ -86,10 +97,11 @@ class APIError(Exception):
 
     status = 500
 
-    def __init__(self, message, code=None):
+    def __init__(self, message, code=None, headers=None):
         super().__init__(message)
         self.message = message
         self.code = code or DEFAULT
+        self.headers = headers or {}
 
 
 class BadRequest(APIError):
@@ -104,8 +116,25 @@ class NotFound(APIError):
     status = 404
 
 
+class MethodNotAllowed(APIError):
+    status = 405
+
+    def __init__(self, allowed):
+        super().__init__('Method not allowed; this resource allows %s.'
+                         % ', '.join(allowed), code=METHOD_NOT_ALLOWED,
+                         headers={'Allow': ', '.join(allowed)})
+
+
 class NotAcceptable(APIError):
     status = 406
+
+
+class RequestTooLarge(APIError):
+    status = 413
+
+
+class UnsupportedMediaType(APIError):
+    status = 415
 
 
 class Conflict(APIError):
@@ -143,64 +172,24 @@ def fault_response(status, message, code):
     return resp
 
 
-def _message_from_body(body, fallback):
-    # Pecan's own errors (no route, method not allowed) come as
-    # {"code", "title", "description"} JSON, or HTML when the client did not
-    # ask for JSON; keep their description when there is one.
-    try:
-        return json.loads(body)['description'] or fallback
-    except (ValueError, KeyError, TypeError):
-        return fallback
-
-
 class FaultWrapper:
-    """Turns exceptions and bare error responses into formatted faults.
+    """Turns every exception of the application into a formatted fault.
 
     Exceptions become responses via :func:`status_for`; unmapped ones are
     logged with their traceback and answered with a generic 500 so that no
-    internal detail leaks. Error responses made by Pecan itself (unknown
-    URL, wrong method) get the same body format. Successful responses pass
-    through untouched and unbuffered. An error response with an empty body
-    stays empty: the 423 of ARQ listing is specified that way.
+    internal detail leaks. Responses pass through untouched and
+    unbuffered, including the one error response a handler builds itself:
+    the empty-bodied 423 of ARQ listing, specified that way.
     """
 
     def __init__(self, application):
         self.application = application
 
     def __call__(self, environ, start_response):
-        captured = {}
-
-        def capture_start_response(status, headers, exc_info=None):
-            if status[0] in '23':
-                return start_response(status, headers, exc_info)
-            captured['status'] = status
-            captured['headers'] = headers
-            return lambda data: None
-
         try:
-            app_iter = self.application(environ, capture_start_response)
-            if not captured:
-                return app_iter
-            body = b''.join(app_iter)
-            if hasattr(app_iter, 'close'):
-                app_iter.close()
+            return self.application(environ, start_response)
         except Exception as exc:
             return self._exception_response(exc)(environ, start_response)
-
-        status = int(captured['status'].split(' ', 1)[0])
-        if not body:
-            start_response(captured['status'], captured['headers'])
-            return [body]
-        reason = captured['status'].split(' ', 1)[-1]
-        message = _message_from_body(body, reason)
-        code = METHOD_NOT_ALLOWED if status == 405 else (
-            NOT_FOUND if status == 404 else DEFAULT)
-        resp = fault_response(status, message, code)
-        # Keep headers such as Allow on a 405.
-        for name, value in captured['headers']:
-            if name.lower() not in ('content-type', 'content-length'):
-                resp.headers[name] = value
-        return resp(environ, start_response)
 
     @staticmethod
     def _exception_response(exc):
@@ -211,4 +200,6 @@ class FaultWrapper:
                        'fulfilling the request.')
         elif status >= 500:
             LOG.error('%s: %s', type(exc).__name__, message)
-        return fault_response(status, message, code)
+        resp = fault_response(status, message, code)
+        resp.headers.update(getattr(exc, 'headers', None) or {})
+        return resp

@@ -10,6 +10,7 @@ The check for a version sits next to the behaviour it changes, e.g.
 """
 
 import logging
+import re
 
 import microversion_parse
 
@@ -33,31 +34,59 @@ MIN_VERSION = VERSIONS[0]
 MAX_VERSION = VERSIONS[-1]
 
 
+# A version as a header may spell it: "2.1", "2" or "latest".
+_VERSION_TOKEN = re.compile(r'^(latest|[0-9]+(\.[0-9]+)?)$', re.IGNORECASE)
+
+
+def _not_acceptable(value):
+    return errors.NotAcceptable(
+        'Version %s was requested but the minor version is not '
+        'supported by this service. The supported version range is: '
+        '[%s, %s].' % (value, MIN_VERSION, MAX_VERSION),
+        code=errors.BAD_MICROVERSION)
+
+
+def _requested_value(header_value):
+    """The version text the header asks of us; None when it asks nothing.
+
+    ``accelerator 2.1`` (also in a list naming other services), or the
+    bare ``2.1`` upstream still honours. A header naming only other
+    services is not for us (the default applies); one that cannot be
+    read as "<service> <version>" items is refused rather than ignored,
+    so a client's typo never silently means 2.0.
+    """
+    value = microversion_parse.get_version(
+        {'openstack-api-version': header_value}, SERVICE_TYPE)
+    if value is not None:
+        return value
+    text = header_value.strip()
+    if _VERSION_TOKEN.match(text):
+        LOG.warning('Deprecated OpenStack-API-Version value %r: use '
+                    '"accelerator %s".', header_value, text)
+        return text
+    for item in text.split(','):
+        parts = item.split()
+        if (len(parts) != 2 or _VERSION_TOKEN.match(parts[0])
+                or not _VERSION_TOKEN.match(parts[1])):
+            raise errors.NotAcceptable(
+                'OpenStack-API-Version %r is not a list of "<service type> '
+                '<version>" items.' % header_value,
+                code=errors.BAD_MICROVERSION)
+    return None
+
+
 def parse(header_value):
     """The Version a request's header value asks for; 406 if unacceptable.
 
     ``header_value`` is the raw header (None when absent).
     """
-    value = None
-    if header_value:
-        value = microversion_parse.get_version(
-            {'openstack-api-version': header_value}, SERVICE_TYPE)
-        if value is None and ' ' not in header_value.strip():
-            # The bare "2.1" form upstream still honours.
-            LOG.warning('Deprecated OpenStack-API-Version value %r: use '
-                        '"accelerator %s".', header_value,
-                        header_value.strip())
-            value = header_value.strip()
+    value = _requested_value(header_value) if header_value else None
     try:
         return microversion_parse.extract_version(
             {'openstack-api-version': '%s %s' % (SERVICE_TYPE, value)}
             if value else {}, SERVICE_TYPE, VERSIONS)
     except (ValueError, TypeError):
-        raise errors.NotAcceptable(
-            'Version %s was requested but the minor version is not '
-            'supported by this service. The supported version range is: '
-            '[%s, %s].' % (value, MIN_VERSION, MAX_VERSION),
-            code=errors.BAD_MICROVERSION)
+        raise _not_acceptable(value)
 
 
 # Parsed once: the Version every request without a header gets.

@@ -68,12 +68,20 @@ class GlanceClient:
         if self._base_url is None:
             try:
                 endpoint = self._adapter.get_endpoint()
-            except ks_exc.EndpointNotFound as exc:
+            except (ks_exc.MissingAuthPlugin, ks_exc.EndpointNotFound) as exc:
+                # [glance] names neither an endpoint nor credentials to
+                # find one in the catalog: bitstreams cannot be fetched.
                 raise exception.ServiceUnavailable(
-                    reason='no Glance endpoint: %s' % exc)
+                    reason='no image service is configured ([glance] '
+                           'endpoint_override or auth options): %s' % exc)
+            except ks_exc.ClientException as exc:
+                raise exception.ServiceUnavailable(
+                    reason='the image service endpoint could not be '
+                           'found: %s' % exc)
             if not endpoint:
                 raise exception.ServiceUnavailable(
-                    reason='no Glance endpoint in the catalog or [glance]')
+                    reason='no image service endpoint in the catalog or '
+                           '[glance]')
             # Catalogs may list the image endpoint with or without its
             # version; paths here carry /v2 themselves.
             self._base_url = re.sub(r'/v2(\.\d+)?$', '',
@@ -86,7 +94,12 @@ class GlanceClient:
             return self._adapter.request(self._url(path), method, **kwargs)
         except (ks_exc.ConnectFailure, ks_exc.ConnectTimeout) as exc:
             raise exception.ServiceUnavailable(
-                reason='Glance could not be reached: %s' % exc)
+                reason='the image service could not be reached: %s' % exc)
+        except ks_exc.ClientException as exc:
+            # Authentication failed, TLS refused, ...: the request never
+            # got an answer from Glance.
+            raise exception.ServiceUnavailable(
+                reason='the image service could not be asked: %s' % exc)
 
     def get_image(self, image_id):
         """The image ``image_id``; raises ImageNotFound."""

@@ -1,5 +1,5 @@
-"""The conductor's RPC endpoint for binding: bind, unbind, delete follow-up,
-and admin programming of a deployable.
+"""The conductor's RPC endpoint for binding: bind, the host-side follow-up of
+unbind and delete, and admin programming of a deployable.
 
 Thin on purpose: the bind algorithm is ``binding.py``, programming
 ``programming.py``, the Nova outbox ``nova_events.py`` and the data access
@@ -23,7 +23,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ARQManager:
-    """bind_arqs, unbind_arqs, arqs_deleted, program_deployable (RPC 1.0)."""
+    """bind_arqs, arqs_deleted, program_deployable (RPC 1.0)."""
 
     target = messaging.Target(version='1.0')
 
@@ -43,36 +43,12 @@ class ARQManager:
         """
         self.binder.bind_batch(context, arq_uuids)
 
-    @messaging.expected_exceptions(exception.ARQNotFound,
-                                   exception.ARQBadState)
-    def unbind_arqs(self, context, arq_uuids):
-        """Unbind each ARQ and free its handle, then remove freed mdevs.
-
-        Every ARQ is processed; afterwards ARQNotFound names the missing
-        ones, or ARQBadState reports the first that could not be unbound.
-        No Nova event is sent for an unbind.
-        """
-        released, missing, refused = [], [], None
-        for arq_uuid in dict.fromkeys(arq_uuids):
-            try:
-                handle = bindings.unbind_arq(context, arq_uuid)
-            except exception.ARQNotFound:
-                missing.append(arq_uuid)
-                continue
-            except exception.ARQBadState as exc:
-                refused = refused or exc
-                continue
-            if handle is not None:
-                released.append(handle)
-        for handle in released:
-            binding.remove_released_mdev(context, self.binder.agent, handle)
-        if missing:
-            raise exception.ARQNotFound(uuid=', '.join(missing))
-        if refused is not None:
-            raise refused
-
     def arqs_deleted(self, context, released_handles):
-        """Remove the mdevs among the handles a delete freed (a cast)."""
+        """Remove the mdevs among the handles the API freed (a cast).
+
+        The API frees handles in the transaction that unbinds or deletes
+        their ARQs; what is left is the host side.
+        """
         for handle in released_handles:
             binding.remove_released_mdev(context, self.binder.agent, handle)
 

@@ -1,14 +1,15 @@
 """Client side of the conductor's RPC API (topic ``cyborg-conductor``).
 
-Callers: the API (ARQ bind/unbind/delete follow-up, device enable/disable,
+Callers: the API (ARQ bind, unbind/delete follow-up, device enable/disable,
 deployable programming) and agents (reports and heartbeats). Any conductor
 may serve any call: they are active-active on one topic.
 
 Version history (bump the minor for an additive change, and pin each method
 to the version that introduced it):
 
-* 1.0 - report_data, heartbeat, bind_arqs, unbind_arqs, arqs_deleted,
-        set_device_status, program_deployable
+* 1.0 - report_data, heartbeat, bind_arqs, arqs_deleted,
+        set_device_status, program_deployable (unbind_arqs, never
+        released, was dropped: the API unbinds in its own transaction)
 """
 
 from cyborg import rpc
@@ -56,16 +57,11 @@ class ConductorAPI:
         cctxt = self._client.prepare(version='1.0')
         cctxt.cast(context, 'bind_arqs', arq_uuids=arq_uuids)
 
-    def unbind_arqs(self, context, arq_uuids):
-        """Unbind ARQs: release their handles and remove mdevs (call)."""
-        cctxt = self._client.prepare(version='1.0')
-        return cctxt.call(context, 'unbind_arqs', arq_uuids=arq_uuids)
-
     def arqs_deleted(self, context, released_handles):
-        """Clean up on hosts after ARQs were deleted (cast).
+        """Clean up on hosts after ARQs were deleted or unbound (cast).
 
         ``released_handles``: dicts with ``hostname``, ``attach_type``,
-        ``attach_info`` (dict) and ``uuid`` of each handle the delete freed;
+        ``attach_info`` (dict) and ``uuid`` of each handle the API freed;
         the conductor asks agents to remove the mdevs among them.
         """
         cctxt = self._client.prepare(version='1.0')

@@ -45,6 +45,17 @@ opts = [
                      '(what only Nova does) require a Keystone service '
                      'token, as upstream Cyborg does. When false, the admin '
                      'role is accepted instead.'),
+    cfg.IntOpt('max_arqs_per_request',
+               default=256, min=1,
+               help='Most accelerator requests one POST '
+                    '/v2/accelerator_requests may create (the sum of the '
+                    'resource amounts of the device profile\'s groups). A '
+                    'profile asking for more is refused with 400 instead '
+                    'of filling the database.'),
+    cfg.IntOpt('max_request_body_size',
+               default=114688, min=1024,
+               help='Largest request body, in bytes, the API reads; a '
+                    'larger one is refused with 413.'),
 ]
 
 

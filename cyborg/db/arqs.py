@@ -6,17 +6,23 @@ ARQ is simply not found.
 
 Functions return plain dicts: the ARQ's columns, its profile's name, and
 its attach handle's uuid/type/info when it holds one. The conductor owns
-what happens after ``BindStarted``; this module only starts binds (one
-compare-and-swap per ARQ, all in one transaction) and deletes ARQs while
-releasing their attach handles in the same transaction.
+what happens after ``BindStarted``; this module applies a PATCH's binds and
+unbinds (every ARQ checked first, then all changed in one transaction) and
+deletes ARQs while releasing their attach handles in the same transaction.
+
+The ``instance_claims`` table is kept here too, in the same transactions
+that give ARQs an instance or take it away: its primary key is what makes
+"an instance gets its ARQs once" hold when two binds race.
 """
 
 import json
 
+from oslo_db import exception as db_exc
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import sqlalchemy as sa
 
+from cyborg.db import bindings
 from cyborg.db import engine
 from cyborg.db import pagination
 from cyborg.db import models
@@ -25,11 +31,17 @@ from cyborg import exception
 _ARQ = models.ExtendedAcceleratorRequest
 _DP = models.DeviceProfile
 _AH = models.AttachHandle
+_CLAIM_T = models.InstanceClaim.__table__
+_DEPLOYABLE_T = models.Deployable.__table__
+_DEVICE_T = models.Device.__table__
+_AGENT_HOST_T = models.AgentHost.__table__
 
 # States Nova may read an ARQ's outcome from (?bind_state=resolved).
 RESOLVED_STATES = ('Bound', 'BindFailed', 'Deleting')
 # States a bind may start from.
 BINDABLE_STATES = ('Initial', 'Unbound')
+# States an unbind may start from (Unbound itself: a no-op).
+UNBINDABLE_STATES = bindings.UNBIND_FROM + (bindings.UNBOUND,)
 
 _ARQ_T = _ARQ.__table__
 _DP_T = _DP.__table__
@@ -112,66 +124,31 @@ def get_arq(context, uuid):
     return _to_dict(row)
 
 
-@engine.reader
-def ensure_arqs_exist(context, uuids):
-    """ARQNotFound naming every uuid in uuids that is not visible."""
-    found = set(context.session.execute(_visible(
-        sa.select(_ARQ_T.c.uuid), context).where(
-        _ARQ_T.c.uuid.in_(uuids))).scalars())
-    missing = [uuid for uuid in uuids if uuid not in found]
-    if missing:
-        raise exception.ARQNotFound(uuid=', '.join(missing))
-
-
-def count_arqs_per_group(groups):
-    """How many ARQs each request group of a profile asks for.
-
-    One per accelerator: the sum of the group's ``resources:*`` amounts. A
-    Xilinx FPGA is two PCI functions (management and user), each bound by
-    its own ARQ, so ``trait:CUSTOM_FPGA_XILINX: required`` doubles the FPGA
-    amount.
-    """
-    counts = []
-    for group in groups:
-        xilinx = group.get('trait:CUSTOM_FPGA_XILINX') == 'required'
-        count = 0
-        for key, value in group.items():
-            if not key.startswith('resources:'):
-                continue
-            amount = int(value)
-            if xilinx and key == 'resources:FPGA':
-                amount *= 2
-            count += amount
-        counts.append(count)
-    return counts
-
-
 @engine.writer
-def create_arqs(context, device_profile_name):
-    """Create the ARQs a profile asks for, all in one transaction.
+def create_arqs(context, profile, counts):
+    """Create ``counts[i]`` ARQs for group i of profile, in one transaction.
 
-    DeviceProfileNotFound when no profile has that name.
+    ``profile`` is the dict of ``device_profiles.get_device_profile``;
+    DeviceProfileNotFound when it was deleted meanwhile.
     """
-    profile = context.session.execute(
-        sa.select(_DP_T.c.id, _DP_T.c.profile_json).where(
-            _DP_T.c.name == device_profile_name)).first()
-    if profile is None:
-        raise exception.DeviceProfileNotFound(ident=device_profile_name)
-    groups = json.loads(profile.profile_json)['groups']
+    exists = context.session.execute(
+        sa.select(_DP_T.c.id).where(_DP_T.c.id == profile['id'])).first()
+    if exists is None:
+        raise exception.DeviceProfileNotFound(ident=profile['name'])
     now = timeutils.utcnow()
     rows = [
         {'uuid': uuidutils.generate_uuid(), 'state': 'Initial',
-         'substate': 'Initial', 'device_profile_id': profile.id,
+         'substate': 'Initial', 'device_profile_id': profile['id'],
          'device_profile_group_id': group_id,
          'project_id': context.project_id, 'created_at': now}
-        for group_id, count in enumerate(count_arqs_per_group(groups))
+        for group_id, count in enumerate(counts)
         for _ in range(count)
     ]
     if rows:
         context.session.execute(sa.insert(_ARQ_T), rows)
     return [
         {'uuid': row['uuid'], 'state': 'Initial',
-         'device_profile_name': device_profile_name,
+         'device_profile_name': profile['name'],
          'device_profile_group_id': row['device_profile_group_id'],
          'hostname': None, 'device_rp_uuid': None, 'instance_uuid': None,
          'project_id': row['project_id'], 'attach_handle_uuid': None,
@@ -181,53 +158,143 @@ def create_arqs(context, device_profile_name):
     ]
 
 
-def _state_of(context, uuid):
-    return context.session.execute(_visible(
-        sa.select(_ARQ_T.c.state), context).where(
-        _ARQ_T.c.uuid == uuid)).scalar()
-
-
 @engine.writer
-def start_binds(context, binds):
-    """Move every ARQ of binds to BindStarted, or none of them.
+def bind_and_unbind(context, binds, unbinds):
+    """Apply one PATCH: bind ``binds``, unbind ``unbinds``; all or nothing.
 
     ``binds`` maps ARQ uuid to {hostname, device_rp_uuid, instance_uuid,
-    project_id}. Each ARQ goes Initial/Unbound -> BindStarted with a
-    compare-and-swap UPDATE; a lost swap (another request bound it first,
-    or it is in another state) rolls the whole transaction back and raises
-    ARQBadState, a missing ARQ raises ARQNotFound. An instance that already
-    has ARQs raises InstanceAlreadyHasARQs: adding accelerators to a
-    running instance is not supported.
+    project_id}; ``unbinds`` lists ARQ uuids. Every ARQ is checked before
+    any row changes, its row locked against concurrent writers:
+
+    * ARQNotFound names every uuid the caller cannot see;
+    * ARQBadState for an ARQ whose state does not allow its op (a bind
+      starts from Initial or Unbound; an unbind from anything but
+      Deleting, and is a no-op on an Unbound ARQ);
+    * UnknownBindProvider when no deployable is behind ``device_rp_uuid``,
+      BindHostMismatch when ``hostname`` is not that deployable's host
+      (its compute node name or its agent's ``[DEFAULT] host``);
+    * InstanceAlreadyHasARQs when the instance holds ARQs already.
+
+    Binds move Initial/Unbound -> BindStarted (compare-and-swap), unbinds
+    to Unbound with their handles freed. Returns the freed handles (see
+    ``bindings.unbind_in_transaction``) for the host-side cleanup.
     """
-    instances = {fields['instance_uuid'] for fields in binds.values()}
-    taken = context.session.execute(_visible(
-        sa.select(_ARQ_T.c.instance_uuid), context).where(
-        _ARQ_T.c.instance_uuid.in_(instances)).limit(1)).first()
+    session = context.session
+    rows = {row.uuid: row for row in session.execute(_visible(
+        sa.select(_ARQ_T.c.uuid, _ARQ_T.c.state, _ARQ_T.c.instance_uuid),
+        context).where(
+        _ARQ_T.c.uuid.in_(list(binds) + list(unbinds))).with_for_update())}
+    missing = [uuid for uuid in list(binds) + list(unbinds)
+               if uuid not in rows]
+    if missing:
+        raise exception.ARQNotFound(uuid=', '.join(missing))
+    for uuids, allowed, action in ((binds, BINDABLE_STATES, 'bind'),
+                                   (unbinds, UNBINDABLE_STATES, 'unbind')):
+        for uuid in uuids:
+            if rows[uuid].state not in allowed:
+                raise exception.ARQBadState(uuid=uuid, state=rows[uuid].state,
+                                            action=action,
+                                            expected=', '.join(allowed))
+    _check_bind_targets(session, binds)
+
+    released = []
+    for uuid in unbinds:
+        handle = bindings.unbind_in_transaction(session, uuid)
+        if handle is not None:
+            released.append(handle)
+    _release_claims(session, [rows[uuid].instance_uuid for uuid in unbinds])
+    if binds:
+        _claim_instances(context, {fields['instance_uuid']
+                                   for fields in binds.values()})
+        _start_binds(context, binds)
+    # What the conductor's host-side cleanup needs of each freed handle.
+    return [{key: handle[key] for key in ('uuid', 'attach_type',
+                                          'attach_info', 'hostname')}
+            for handle in released]
+
+
+def _check_bind_targets(session, binds):
+    """UnknownBindProvider / BindHostMismatch for a bad bind target."""
+    if not binds:
+        return
+    providers = {fields['device_rp_uuid'] for fields in binds.values()}
+    hosts = {}
+    for rp_uuid, hostname, rpc_host in session.execute(
+            sa.select(_DEPLOYABLE_T.c.rp_uuid, _DEVICE_T.c.hostname,
+                      _AGENT_HOST_T.c.rpc_host)
+            .select_from(_DEPLOYABLE_T.join(
+                _DEVICE_T, _DEVICE_T.c.id == _DEPLOYABLE_T.c.device_id)
+                .outerjoin(_AGENT_HOST_T,
+                           _AGENT_HOST_T.c.hostname == _DEVICE_T.c.hostname))
+            .where(_DEPLOYABLE_T.c.rp_uuid.in_(providers))):
+        # Nova names the host by nova-compute's [DEFAULT] host, which is
+        # usually the compute node's name and the agent's RPC name.
+        hosts[rp_uuid] = (hostname, {hostname, rpc_host})
+    for uuid, fields in binds.items():
+        rp_uuid = fields['device_rp_uuid']
+        if rp_uuid not in hosts:
+            raise exception.UnknownBindProvider(arq=uuid, rp_uuid=rp_uuid)
+        actual, names = hosts[rp_uuid]
+        if fields['hostname'] not in names:
+            raise exception.BindHostMismatch(
+                arq=uuid, hostname=fields['hostname'], rp_uuid=rp_uuid,
+                actual=actual)
+
+
+def _claim_instances(context, instances):
+    """Claim each instance for these binds; InstanceAlreadyHasARQs if taken.
+
+    The read sees ARQs bound before claims existed; the insert is what
+    loses against a concurrent bind of the same instance.
+    """
+    session = context.session
+    taken = session.execute(
+        sa.select(_ARQ_T.c.instance_uuid).where(
+            _ARQ_T.c.instance_uuid.in_(instances)).limit(1)).first()
     if taken is not None:
         raise exception.InstanceAlreadyHasARQs(instance=taken.instance_uuid)
     now = timeutils.utcnow()
+    for instance in sorted(instances):
+        try:
+            session.execute(sa.insert(_CLAIM_T).values(
+                instance_uuid=instance, created_at=now))
+        except db_exc.DBDuplicateEntry:
+            raise exception.InstanceAlreadyHasARQs(instance=instance)
+
+
+def _release_claims(session, instances):
+    """Drop the claims of instances no ARQ names any more."""
+    instances = {instance for instance in instances if instance}
+    if not instances:
+        return
+    still_held = sa.select(_ARQ_T.c.id).where(
+        _ARQ_T.c.instance_uuid == _CLAIM_T.c.instance_uuid).exists()
+    session.execute(sa.delete(_CLAIM_T).where(
+        _CLAIM_T.c.instance_uuid.in_(instances), ~still_held))
+
+
+def _start_binds(context, binds):
+    """Initial/Unbound -> BindStarted for every ARQ of binds (rows locked)."""
+    now = timeutils.utcnow()
     for uuid, fields in binds.items():
-        update = sa.update(_ARQ_T).where(
-            _ARQ_T.c.uuid == uuid, _ARQ_T.c.state.in_(BINDABLE_STATES))
-        if not context.is_admin:
-            update = update.where(_ARQ_T.c.project_id == context.project_id)
-        result = context.session.execute(update.values(
-            state='BindStarted',
-            hostname=fields['hostname'],
-            device_rp_uuid=fields['device_rp_uuid'],
-            instance_uuid=fields['instance_uuid'],
-            project_id=fields['project_id'],
-            bind_seq=_ARQ_T.c.bind_seq + 1,
-            bind_started_at=now,
-            bind_error=None,
-            bind_lease_owner=None,
-            bind_lease_expires_at=None,
-            updated_at=now))
+        result = context.session.execute(
+            sa.update(_ARQ_T).where(_ARQ_T.c.uuid == uuid,
+                                    _ARQ_T.c.state.in_(BINDABLE_STATES))
+            .values(state='BindStarted',
+                    hostname=fields['hostname'],
+                    device_rp_uuid=fields['device_rp_uuid'],
+                    instance_uuid=fields['instance_uuid'],
+                    project_id=fields['project_id'],
+                    bind_seq=_ARQ_T.c.bind_seq + 1,
+                    bind_started_at=now,
+                    bind_error=None,
+                    bind_lease_owner=None,
+                    bind_lease_expires_at=None,
+                    updated_at=now))
+        # The row is locked since the check, so the swap cannot lose; the
+        # guard stays so a wrong state can never be overwritten.
         if result.rowcount != 1:
-            state = _state_of(context, uuid)
-            if state is None:
-                raise exception.ARQNotFound(uuid=uuid)
-            raise exception.ARQBadState(uuid=uuid, state=state,
+            raise exception.ARQBadState(uuid=uuid, state='(changed)',
                                         action='bind',
                                         expected=', '.join(BINDABLE_STATES))
 
@@ -269,6 +336,7 @@ def delete_arqs(context, uuids=None, instance_uuid=None, allow_bound=False):
     released = _release_handles(context, rows)
     context.session.execute(sa.delete(_ARQ_T).where(
         _ARQ_T.c.id.in_([row.id for row in rows])))
+    _release_claims(context.session, [row.instance_uuid for row in rows])
     return released
 
 

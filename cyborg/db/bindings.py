@@ -595,6 +595,14 @@ def _queue_event(session, arq, outcome, nova_enabled, now):
 def unbind_arq(context, arq_uuid):
     """Move an ARQ to Unbound and free its handle, in one transaction.
 
+    See :func:`unbind_in_transaction`.
+    """
+    return unbind_in_transaction(context.session, arq_uuid)
+
+
+def unbind_in_transaction(session, arq_uuid):
+    """Unbind an ARQ inside the caller's write transaction.
+
     Returns the released handle as a dict (``uuid``, ``attach_type``,
     ``attach_info``, ``hostname`` of its device) or None when it held none.
     Unbinding an Unbound ARQ is a no-op (None); ARQNotFound when it does
@@ -602,7 +610,6 @@ def unbind_arq(context, arq_uuid):
     An unbind of a bind in progress takes its lease away, so the bind's
     own writes (claim, outcome) find it gone and write nothing.
     """
-    session = context.session
     now = _now()
     result = session.execute(
         sa.update(_ARQ).where(_ARQ.uuid == arq_uuid,

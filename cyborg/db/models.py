@@ -287,6 +287,22 @@ class ExtendedAcceleratorRequest(BASE):
     bind_error = sa.Column(sa.Text, nullable=True)
 
 
+class InstanceClaim(BASE):
+    """An instance that holds accelerator requests: one row per instance.
+
+    Upstream refuses to bind ARQs to an instance that already has some ("no
+    hot add"). Checking that with a read before the write lets two
+    concurrent bind requests for one instance both pass; inserting this
+    row, whose primary key is the instance, makes the second one fail on
+    every backend. A row exists exactly while some ARQ names the instance.
+    """
+
+    __tablename__ = 'instance_claims'
+    __table_args__ = (_MYSQL_ARGS,)
+
+    instance_uuid = sa.Column(sa.String(36), primary_key=True)
+
+
 class NovaEvent(BASE):
     """An outbox row: an accelerator-request-bound event Nova must receive.
 

@@ -20,11 +20,12 @@ DELETE_QUERY = {
     },
 }
 
+# Any string names a profile or none (404), the empty one included: that
+# is what upstream's conformance tests expect.
 CREATE = {
     'type': 'object',
     'properties': {
-        'device_profile_name': {'type': 'string', 'minLength': 1,
-                                'maxLength': 255},
+        'device_profile_name': {'type': 'string', 'maxLength': 255},
     },
     'required': ['device_profile_name'],
 }
@@ -40,14 +41,24 @@ _OP = {
     'required': ['op', 'path'],
 }
 
+_OPS = {'type': 'array', 'minItems': 1, 'maxItems': 8, 'items': _OP}
+
 # {"<arq uuid>": [op, ...], ...}
 PATCH = {
     'type': 'object',
     'minProperties': 1,
     'propertyNames': {'pattern': common.UUID_PATTERN},
-    'additionalProperties': {'type': 'array', 'minItems': 1, 'items': _OP},
+    'additionalProperties': _OPS,
     'x-message': 'the body must map ARQ UUIDs to non-empty lists of '
                  'patch operations',
+}
+
+# PATCH /v2/accelerator_requests/{uuid}: {"<uuid>": [op, ...]} as
+# openstacksdk sends it, or the bare list of ops.
+PATCH_ONE = {
+    'oneOf': [dict(PATCH, maxProperties=1), _OPS],
+    'x-message': 'the body must be {"<this ARQ\'s uuid>": [ops]} or a '
+                 'non-empty list of patch operations',
 }
 
 # Values of the bind ("add") paths, checked after the path rules.

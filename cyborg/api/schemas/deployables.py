@@ -5,12 +5,10 @@ from cyborg.api.schemas import devices
 
 SORT_KEYS = ('created_at', 'uuid', 'name', 'num_accelerators')
 
-LIST_QUERY = common.list_query(
+LIST_QUERY = dict(common.list_query(
     SORT_KEYS,
     name={'type': 'string'},
-    **{'filters.field': devices.LIST_QUERY['properties']['filters.field'],
-       'filters.value': {'type': 'string'}},
-)
+), **{'x-filter-fields': devices.FILTER_FIELDS + ('name',)})
 
 # A JSON-patch list; upstream reads only body[0].value[0].image_uuid.
 PROGRAM = {

@@ -14,6 +14,9 @@ LIST_QUERY = common.list_query(SORT_KEYS, name={'type': 'string'})
 DELETE_QUERY = {
     'type': 'object',
     'properties': {'value': {'type': 'string', 'minLength': 1}},
+    'required': ['value'],
+    'x-message': 'name the device profiles to delete: DELETE '
+                 '/v2/device_profiles/{uuid} or ?value=<name>[,<name>...]',
 }
 
 GROUP = {

@@ -4,19 +4,13 @@ from cyborg.api.schemas import common
 
 SORT_KEYS = ('created_at', 'uuid', 'type', 'vendor', 'model', 'hostname')
 
-# Upstream's accepted filters.field values; only paging ones do anything
-# there, and here too (they are accepted so old clients keep working).
-FILTER_FIELDS = ('parent_uuid', 'root_uuid', 'board', 'availability',
-                 'interface_type', 'instance_uuid', 'limit', 'marker',
-                 'sort_key', 'sort_dir', 'name')
+# Upstream's filters.field values that ever had an effect on devices; the
+# others it accepted (parent_uuid, board, ...) did nothing and are refused.
+FILTER_FIELDS = ('limit', 'marker', 'sort_key', 'sort_dir')
 
-LIST_QUERY = common.list_query(
+LIST_QUERY = dict(common.list_query(
     SORT_KEYS,
     type={'type': 'string'},
     vendor={'type': 'string'},
     hostname={'type': 'string'},
-    **{'filters.field': {'type': 'string', 'enum': list(FILTER_FIELDS),
-                         'x-message': 'filters.field must be one of %s'
-                                      % ', '.join(FILTER_FIELDS)},
-       'filters.value': {'type': 'string'}},
-)
+), **{'x-filter-fields': FILTER_FIELDS})

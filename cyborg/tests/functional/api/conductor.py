@@ -20,8 +20,8 @@ from cyborg import exception
 
 # Programming this image fails on the "host", as a broken bitstream would.
 FAILING_IMAGE = '00000000-0000-0000-0000-00000000dead'
-# Unbinding this ARQ is refused by the "conductor".
-UNBINDABLE_ARQ = '00000000-0000-0000-0000-0000000000ba'
+# An ARQ seeded in BindStarted, whose bind no conductor is running.
+BIND_STARTED_ARQ = '00000000-0000-0000-0000-0000000000ba'
 
 
 class RecordingConductor:
@@ -39,15 +39,6 @@ class RecordingConductor:
 
     def bind_arqs(self, context, arq_uuids):
         self._record('bind_arqs', arq_uuids=sorted(arq_uuids))
-
-    @messaging.expected_exceptions(exception.ARQBadState)
-    def unbind_arqs(self, context, arq_uuids):
-        self._record('unbind_arqs', arq_uuids=sorted(arq_uuids))
-        if UNBINDABLE_ARQ in arq_uuids:
-            raise exception.ARQBadState(uuid=UNBINDABLE_ARQ,
-                                        state='BindStarted',
-                                        action='unbind',
-                                        expected='Bound')
 
     def arqs_deleted(self, context, released_handles):
         self._record('arqs_deleted', released_handles=sorted(

@@ -101,17 +101,11 @@ class APIFixture(fixture.GabbiFixture):
                      'USER_ID_ALT', 'INSTANCE_UUID', 'INSTANCE_UUID_ALT',
                      'INSTANCE_UUID_3', 'RANDOM_UUID'):
             os.environ[name] = uuidutils.generate_uuid()
-        os.environ['UNBINDABLE_ARQ'] = conductor.UNBINDABLE_ARQ
+        os.environ['BIND_STARTED_ARQ'] = conductor.BIND_STARTED_ARQ
         os.environ['FAILING_IMAGE'] = conductor.FAILING_IMAGE
 
     def seed(self, engine):
         """Rows the file's tests start from; none by default."""
-
-
-class AdminBindFixture(APIFixture):
-    """As APIFixture, with admins allowed to bind without service token."""
-
-    conf_overrides = {'api.require_service_token_for_bind': False}
 
 
 class PublicEndpointFixture(APIFixture):
@@ -170,9 +164,9 @@ class InventoryFixture(APIFixture):
             conn.execute(sa.update(models.AttachHandle.__table__).where(
                 models.AttachHandle.id == fpga['handles'][0]).values(
                 in_use=True))
-            # The ARQ the stand-in conductor refuses to unbind.
+            # An ARQ whose bind no conductor runs.
             _insert(conn, models.ExtendedAcceleratorRequest,
-                    uuid=conductor.UNBINDABLE_ARQ, state='BindStarted',
+                    uuid=conductor.BIND_STARTED_ARQ, state='BindStarted',
                     project_id=env['PROJECT_ID'],
                     device_profile_id=profile_id)
         for kind, seeded in (('FPGA', fpga), ('GPU', gpu)):
@@ -180,6 +174,7 @@ class InventoryFixture(APIFixture):
             env['%s_DEPLOYABLE_UUID' % kind] = seeded['deployable_uuid']
             env['%s_DEPLOYABLE_ID' % kind] = str(seeded['deployable_id'])
             env['%s_DEPLOYABLE_RP' % kind] = seeded['rp_uuid']
+        env['GPU_DEVICE_UUID_UPPER'] = gpu['device_uuid'].upper()
 
     @staticmethod
     def _device(conn, device_type, vendor, model, resource_class):
@@ -214,3 +209,10 @@ class InventoryFixture(APIFixture):
                          'function': function}, sort_keys=True))
             for function in functions]
         return seeded
+
+
+class AdminBindFixture(InventoryFixture):
+    """As InventoryFixture, with admins allowed to bind without a service
+    token."""
+
+    conf_overrides = {'api.require_service_token_for_bind': False}

@@ -10,6 +10,7 @@ import pytest
 from cyborg.conductor import arq_manager
 from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg import context as cyborg_context
+from cyborg.db import arqs as arqs_db
 from cyborg import rpc
 from cyborg.tests.fixtures import binding as binding_fixtures
 from cyborg.tests.fixtures import binding as seed
@@ -46,6 +47,13 @@ class Conductor:
         seed.wait_for(lambda: _events_tried(engine, rows), timeout=timeout,
                       what='the events of %s to be tried' % ', '.join(uuids))
         return rows
+
+    def unbind(self, uuids):
+        """Unbind as the API does: one transaction freeing the handles,
+        then the conductor's host-side cleanup of what was freed."""
+        released = arqs_db.bind_and_unbind(self.context, {}, list(uuids))
+        self.manager.arqs_deleted(self.context, released)
+        return released
 
     def close(self):
         self.manager.binder.close()

@@ -114,7 +114,7 @@ def test_function_id_reprograms_only_a_free_deployable(
     assert 'cannot be reprogrammed' in rows[refused]['bind_error']
     assert _times_programmed(bind_conf) == 1
 
-    conductor.api.unbind_arqs(conductor.context, [first])
+    conductor.unbind([first])
     [second], rows = _bind_group(db, conductor, deployable,
                                  {'accel:function_id': 'fn-2'})
     assert rows[second]['state'] == 'Bound'
@@ -165,7 +165,7 @@ def test_admin_programming(db, bind_conf, conductor, fake_agent,
         conductor.api.program_deployable(conductor.context,
                                          deployable['deployable_uuid'],
                                          image['id'])
-    conductor.api.unbind_arqs(conductor.context, [arq_uuid])
+    conductor.unbind([arq_uuid])
 
     result = conductor.api.program_deployable(
         conductor.context, deployable['deployable_uuid'], image['id'])

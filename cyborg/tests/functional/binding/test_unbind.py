@@ -1,4 +1,4 @@
-"""Unbind and delete follow-up through the conductor's RPC API.
+"""Unbind as the API does it, and the conductor's host-side follow-up.
 
 The agent is a recording RPC endpoint on the fake transport: the mdev
 create/remove requests it gets are what a real agent would be asked to do.
@@ -41,7 +41,7 @@ def test_bind_then_unbind_mdev(db, conductor, agent, mdev_deployable,
     assert created == {'pci_address': info, 'mdev_type': 'nvidia-35',
                        'mdev_uuid': handle_uuid}
 
-    conductor.api.unbind_arqs(conductor.context, [arq_uuid])
+    conductor.unbind([arq_uuid])
 
     row = seed.arq(db, arq_uuid)
     assert (row['state'], row['attach_handle_id'], row['instance_uuid']) == (
@@ -53,14 +53,14 @@ def test_bind_then_unbind_mdev(db, conductor, agent, mdev_deployable,
     assert [e['status'] for e in stub_nova.events()] == ['completed']
 
     # Unbinding again changes nothing and asks the agent nothing.
-    conductor.api.unbind_arqs(conductor.context, [arq_uuid])
+    conductor.unbind([arq_uuid])
     assert len(agent.calls_of('remove_mdev')) == 1
 
 
 def test_unbind_initial_arq(db, conductor, agent):
     profile = seed.create_device_profile(db, [{'resources:FPGA': '1'}])
     [arq_uuid] = seed.create_arqs(db, profile, 1)
-    conductor.api.unbind_arqs(conductor.context, [arq_uuid])
+    conductor.unbind([arq_uuid])
     assert seed.arq(db, arq_uuid)['state'] == 'Unbound'
     assert agent.calls == []
 
@@ -70,12 +70,11 @@ def test_unbind_missing_arq_is_not_found(db, conductor, mdev_deployable,
     [arq_uuid] = seed.seed_binds(db, mdev_deployable, 1)
     conductor.bind(db, [arq_uuid])
     with pytest.raises(exception.ARQNotFound) as raised:
-        conductor.api.unbind_arqs(conductor.context,
-                                  [arq_uuid, 'not-an-arq'])
+        conductor.unbind([arq_uuid, 'not-an-arq'])
     assert 'not-an-arq' in str(raised.value)
-    # The existing one was unbound all the same.
-    assert seed.arq(db, arq_uuid)['state'] == 'Unbound'
-    assert len(agent.calls_of('remove_mdev')) == 1
+    # All or nothing: the existing one is still bound, its mdev in place.
+    assert seed.arq(db, arq_uuid)['state'] == 'Bound'
+    assert agent.calls_of('remove_mdev') == []
 
 
 def test_rebind_after_unbind_gets_a_new_event(db, conductor, agent,
@@ -83,7 +82,7 @@ def test_rebind_after_unbind_gets_a_new_event(db, conductor, agent,
     # bind_seq tells the two binds apart: each outcome is told once.
     [arq_uuid] = seed.seed_binds(db, mdev_deployable, 1)
     conductor.bind(db, [arq_uuid])
-    conductor.api.unbind_arqs(conductor.context, [arq_uuid])
+    conductor.unbind([arq_uuid])
     seed.start_bind(db, arq_uuid, mdev_deployable['rp_uuid'])
     conductor.bind(db, [arq_uuid])
     seed.wait_for(lambda: len(stub_nova.events()) == 2, what='two events')

@@ -90,5 +90,16 @@ def test_an_unreachable_glance_is_unavailable(conf, stub_glance):
     client = glance.GlanceClient.from_conf(conf)
 
     with pytest.raises(exception.ServiceUnavailable,
-                       match='Glance could not be reached'):
+                       match='the image service could not be reached'):
+        client.get_image(str(uuid.uuid4()))
+
+
+def test_no_image_service_configured_is_unavailable(tmp_path):
+    # [glance] with neither an endpoint nor credentials (the all-in-one
+    # service): a clear ServiceUnavailable, not keystoneauth's error.
+    from cyborg.tests.fixtures import config as config_fixture
+    client = glance.GlanceClient.from_conf(config_fixture.make_conf(tmp_path))
+
+    with pytest.raises(exception.ServiceUnavailable,
+                       match='no image service is configured'):
         client.get_image(str(uuid.uuid4()))

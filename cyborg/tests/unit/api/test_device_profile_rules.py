@@ -2,9 +2,9 @@
 
 import pytest
 
-from cyborg.api.controllers import device_profiles
+from cyborg.api.handlers import accelerator_requests as arqs
+from cyborg.api.handlers import device_profiles
 from cyborg.api import errors
-from cyborg.db import arqs
 
 
 def test_keys_are_stripped():

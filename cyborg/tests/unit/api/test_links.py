@@ -1,8 +1,8 @@
-"""Hrefs resolve where the API is mounted (cyborg.api.controllers.links)."""
+"""Hrefs resolve where the API is mounted (cyborg.api.links)."""
 
 import webob
 
-from cyborg.api.controllers import links
+from cyborg.api import links
 
 
 def test_base_url_keeps_the_script_name():

@@ -1,1 +1,0 @@
-"""Pecan controllers of the REST API; root.py mounts them all."""

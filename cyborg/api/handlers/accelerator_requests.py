@@ -1,0 +1,282 @@
+"""/v2/accelerator_requests: Nova's ARQs, their binding and their release.
+
+A PATCH (on the collection, or on one ARQ as openstacksdk sends it) binds
+ARQs with ``add`` ops and unbinds them with ``remove`` ops. Every ARQ it
+names is checked first (it exists and the caller sees it, its state
+allows the op, the provider to bind to is a deployable of ours on the
+named host, the instance holds no ARQs yet); then all of them change in
+one transaction, or none does. Binds are then durable ``BindStarted``
+rows that a conductor finishes (one RPC cast); unbinds have freed their
+attach handles, and the conductor only removes the mdevs among them.
+Delete frees handles in the transaction that deletes the rows, likewise.
+"""
+
+import logging
+
+from cyborg.api import errors
+from cyborg.api.handlers import common
+from cyborg.api import links
+from cyborg.api.policies import accelerator_requests as policies
+from cyborg.api.schemas import accelerator_requests as schemas
+from cyborg.api.schemas import common as schema_common
+from cyborg.api import validation
+from cyborg.db import arqs as arq_db
+from cyborg.db import device_profiles as dp_db
+from cyborg import exception
+
+LOG = logging.getLogger(__name__)
+
+RESOURCE = 'accelerator_requests'
+
+BIND_FIELDS = ('hostname', 'device_rp_uuid', 'instance_uuid')
+# /project_id arrived in 2.1.
+PATCH_PATHS = {'/hostname': None, '/device_rp_uuid': None,
+               '/instance_uuid': None, '/project_id': (2, 1)}
+
+
+def _view(arq, base_url):
+    # Only a Bound ARQ shows its handle, as upstream does.
+    bound = arq['state'] == 'Bound'
+    return {
+        'uuid': arq['uuid'],
+        'state': arq['state'],
+        'device_profile_name': arq['device_profile_name'],
+        'device_profile_group_id': arq['device_profile_group_id'],
+        'hostname': arq['hostname'],
+        'device_rp_uuid': arq['device_rp_uuid'],
+        'instance_uuid': arq['instance_uuid'],
+        'project_id': arq['project_id'],
+        'attach_handle_type': arq['attach_handle_type'] if bound else '',
+        'attach_handle_uuid': arq['attach_handle_uuid'] if bound else None,
+        'attach_handle_info': arq['attach_handle_info'] if bound else {},
+        'created_at': common.isotime(arq['created_at']),
+        'updated_at': common.isotime(arq['updated_at']),
+        'links': links.self_links(base_url, RESOURCE, arq['uuid']),
+    }
+
+
+def count_arqs_per_group(groups):
+    """How many ARQs each request group of a profile asks for.
+
+    One per accelerator: the sum of the group's ``resources:*`` amounts. A
+    Xilinx FPGA is two PCI functions (management and user), each bound by
+    its own ARQ, so ``trait:CUSTOM_FPGA_XILINX: required`` doubles the FPGA
+    amount.
+    """
+    counts = []
+    for group in groups:
+        xilinx = group.get('trait:CUSTOM_FPGA_XILINX') == 'required'
+        count = 0
+        for key, value in group.items():
+            if not key.startswith('resources:'):
+                continue
+            amount = int(value)
+            if xilinx and key == 'resources:FPGA':
+                amount *= 2
+            count += amount
+        counts.append(count)
+    return counts
+
+
+def _bad_patch(uuid, message):
+    return errors.BadRequest('Invalid patch for ARQ %s: %s' % (uuid, message),
+                             code=errors.BAD_BODY)
+
+
+def parse_patch(uuid, ops, ctx, version):
+    """('add', fields) or ('remove', None) for one ARQ's list of ops.
+
+    The rules are upstream's: one kind of op per ARQ; only the known
+    paths, /project_id from 2.1 on (406 below) and for admins only; an
+    add names hostname, device_rp_uuid and instance_uuid; project_id
+    defaults to the caller's project.
+    """
+    kinds = {op['op'] for op in ops}
+    if len(kinds) != 1:
+        raise _bad_patch(uuid, 'all ops must be "add" or all "remove"')
+    kind = kinds.pop()
+    fields = {}
+    for op in ops:
+        path = op['path']
+        if path not in PATCH_PATHS:
+            raise _bad_patch(uuid, 'path %s cannot be patched' % path)
+        since = PATCH_PATHS[path]
+        if since and not version.matches(since):
+            raise errors.NotAcceptable(
+                'Patching %s needs microversion %d.%d or later.'
+                % ((path,) + since), code=errors.BAD_MICROVERSION)
+        if path == '/project_id' and not ctx.is_admin:
+            raise errors.Forbidden('Only admins may set the project of an '
+                                   'accelerator request.',
+                                   code=errors.FORBIDDEN)
+        if path[1:] in fields:
+            raise _bad_patch(uuid, 'path %s is given twice' % path)
+        fields[path[1:]] = op.get('value')
+    if kind == 'remove':
+        return kind, None
+    absent = [name for name in BIND_FIELDS if fields.get(name) is None]
+    if absent:
+        raise _bad_patch(uuid, 'fields absent in patch: %s'
+                         % ', '.join(absent))
+    fields.setdefault('project_id', ctx.project_id)
+    validation.check(fields, schemas.BIND_VALUES)
+    for name in ('device_rp_uuid', 'instance_uuid'):
+        fields[name] = validation.canonical_uuid(fields[name])
+    return kind, fields
+
+
+def list_arqs(req):
+    """GET /v2/accelerator_requests[?instance=U[&bind_state=resolved]]."""
+    ctx = req.authorize(policies.GET_ALL)
+    params = validation.query(req, schemas.LIST_QUERY)
+    page = req.page(params)
+    instance = params.get('instance')
+    if instance:
+        instance = validation.canonical_uuid(instance)
+    resolved = 'bind_state' in params
+    # Nova polls this until every ARQ of its instance has an outcome;
+    # 423 (empty body) tells it to keep waiting.
+    if instance and resolved and arq_db.instance_has_unresolved_arqs(
+            ctx, instance):
+        return common.empty_response(423)
+    arqs = arq_db.list_arqs(ctx, instance_uuid=instance,
+                            resolved_only=resolved, **page.db_kwargs())
+    base_url = req.links_base
+    body = {'arqs': [_view(arq, base_url) for arq in arqs]}
+    page.add_next_link(body, 'arqs', base_url, RESOURCE, params)
+    return common.json_response(body)
+
+
+def show_arq(req, uuid):
+    """GET /v2/accelerator_requests/{uuid}."""
+    ctx = req.authorize(policies.GET_ONE)
+    return common.json_response(_view(arq_db.get_arq(ctx, uuid),
+                                      req.links_base))
+
+
+def create_arqs(req):
+    """POST /v2/accelerator_requests {"device_profile_name": N}.
+
+    One ARQ per accelerator the profile's groups ask for. An unknown name,
+    the empty one included, is a 404 as upstream's conformance tests want.
+    """
+    ctx = req.authorize(policies.CREATE)
+    body = validation.body(req, schemas.CREATE)
+    name = body['device_profile_name']
+    profile = dp_db.get_device_profile(ctx, name=name)
+    counts = count_arqs_per_group(profile['groups'])
+    limit = req.services.max_arqs_per_request
+    if sum(counts) > limit:
+        raise exception.TooManyAccelerators(profile=name, count=sum(counts),
+                                            limit=limit)
+    arqs = arq_db.create_arqs(ctx, profile, counts)
+    base_url = req.links_base
+    return common.json_response(
+        {'arqs': [_view(arq, base_url) for arq in arqs]}, status=201)
+
+
+def patch_arqs(req):
+    """PATCH /v2/accelerator_requests {"<uuid>": [ops], ...}."""
+    ctx = req.authorize(policies.UPDATE)
+    req.require_service_token('Binding or unbinding')
+    return _apply_patch(req, ctx, validation.body(req, schemas.PATCH))
+
+
+def patch_arq(req, uuid):
+    """PATCH /v2/accelerator_requests/{uuid}.
+
+    The body is ``{"<uuid>": [ops]}``, what openstacksdk (and so
+    ``openstack accelerator arq bind|unbind``) sends, or a bare list of
+    ops; a body keyed by another ARQ is refused.
+    """
+    ctx = req.authorize(policies.UPDATE)
+    req.require_service_token('Binding or unbinding')
+    body = validation.body(req, schemas.PATCH_ONE)
+    if isinstance(body, list):
+        return _apply_patch(req, ctx, {uuid: body})
+    [(named, ops)] = body.items()
+    if validation.canonical_uuid(named) != uuid:
+        raise errors.BadRequest(
+            'The body of PATCH /v2/accelerator_requests/%s may only patch '
+            'that ARQ, not %s.' % (uuid, named), code=errors.BAD_BODY)
+    return _apply_patch(req, ctx, {uuid: ops})
+
+
+def _apply_patch(req, ctx, patch):
+    binds, unbinds = {}, []
+    for named, ops in patch.items():
+        uuid = validation.canonical_uuid(named)
+        if uuid in binds or uuid in unbinds:
+            raise _bad_patch(uuid, 'the ARQ is named twice')
+        kind, fields = parse_patch(uuid, ops, ctx, req.version)
+        if kind == 'add':
+            binds[uuid] = fields
+        else:
+            unbinds.append(uuid)
+    released = arq_db.bind_and_unbind(ctx, binds, unbinds)
+    if binds:
+        _cast_binds(req, ctx, list(binds))
+    if released:
+        _cast_cleanup(req, ctx, released)
+    return common.empty_response(202)
+
+
+def _cast_binds(req, ctx, uuids):
+    try:
+        req.services.conductor.bind_arqs(ctx, uuids)
+    except Exception:
+        # The binds are committed as BindStarted: conductor recovery
+        # finishes (or fails, telling Nova) them even without this
+        # message, so the client still gets its 202.
+        LOG.exception('Could not cast bind_arqs for %s; recovery will '
+                      'pick them up', uuids)
+
+
+def _cast_cleanup(req, ctx, released):
+    try:
+        req.services.conductor.arqs_deleted(ctx, released)
+    except Exception:
+        # The handles are free in the DB already; what is lost is the
+        # removal of their mdevs on the host, which this log names.
+        LOG.exception('Could not cast the host cleanup of %s', released)
+
+
+def delete_arqs(req):
+    """DELETE /v2/accelerator_requests?arqs=u1,u2 or ?instance=U."""
+    ctx = req.authorize(policies.DELETE)
+    params = validation.query(req, schemas.DELETE_QUERY)
+    if ('arqs' in params) == ('instance' in params):
+        raise errors.BadRequest(
+            'Give exactly one of the query parameters "arqs" and '
+            '"instance".', code=errors.BAD_QUERY)
+    if 'instance' in params:
+        req.require_service_token('Deleting by instance')
+        released = arq_db.delete_arqs(
+            ctx, instance_uuid=validation.canonical_uuid(params['instance']))
+    else:
+        uuids = []
+        for uuid in validation.comma_list(params['arqs'], 'arqs'):
+            if not validation.matches(uuid, schema_common.UUID_PATTERN):
+                raise errors.BadRequest('arqs: %r is not a UUID.' % uuid,
+                                        code=errors.BAD_QUERY)
+            uuids.append(validation.canonical_uuid(uuid))
+        released = _delete_by_uuids(req, ctx, list(dict.fromkeys(uuids)))
+    return _deleted(req, ctx, released)
+
+
+def delete_arq(req, uuid):
+    """DELETE /v2/accelerator_requests/{uuid}: as ?arqs=<uuid>."""
+    ctx = req.authorize(policies.DELETE)
+    return _deleted(req, ctx, _delete_by_uuids(req, ctx, [uuid]))
+
+
+def _delete_by_uuids(req, ctx, uuids):
+    # A bound ARQ belongs to an instance: only Nova may take it away.
+    return arq_db.delete_arqs(ctx, uuids=uuids,
+                              allow_bound=req.service_authorized())
+
+
+def _deleted(req, ctx, released):
+    if released:
+        _cast_cleanup(req, ctx, released)
+    return common.empty_response(204)

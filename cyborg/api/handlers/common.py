@@ -1,0 +1,154 @@
+"""What every handler shares: the request object, responses, paging.
+
+A handler is a plain function named in :mod:`cyborg.api.routes`. The
+dispatcher calls it with an :class:`APIRequest` and the path's parameters
+(``show_arq(req, uuid=...)``). A handler checks policy as its first
+statement (``ctx = req.authorize(RULE)``), reads and validates its input
+through :mod:`cyborg.api.validation`, makes one call into the data layer
+or the conductor, and returns a ``webob.Response`` built with
+:func:`json_response` or :func:`empty_response`.
+"""
+
+import datetime
+import json
+
+import webob
+
+from cyborg.api import errors
+from cyborg.api import links
+from cyborg.api import microversion
+from cyborg.api import policy
+
+UTC = datetime.timezone.utc
+
+
+class APIServices:
+    """The application-wide objects handlers need, built once."""
+
+    def __init__(self, conf, enforcer, conductor):
+        self.conf = conf
+        self.enforcer = enforcer
+        self.conductor = conductor
+        self.public_endpoint = conf.api.public_endpoint
+        self.max_limit = conf.api.max_limit
+        self.max_arqs_per_request = conf.api.max_arqs_per_request
+        self.require_service_token = conf.api.require_service_token_for_bind
+        self.service_token_roles = list(
+            conf.keystone_authtoken.service_token_roles)
+
+
+class APIRequest(webob.Request):
+    """A request, with the services and microversion handlers need.
+
+    The dispatcher makes one per request; nothing is global.
+    """
+
+    def __init__(self, environ, services):
+        super().__init__(environ)
+        self.services = services
+        self._context = None
+
+    @property
+    def version(self):
+        """The microversion the middleware chose for this request."""
+        return self.environ[microversion.ENVIRON_KEY]
+
+    @property
+    def context(self):
+        """The caller's APIRequestContext, built from the identity headers.
+
+        The auth middleware (keystonemiddleware or the noauth one) has put
+        the identity in X-* headers; ``is_admin`` means "has the admin
+        role", which is what lets a caller see every project's ARQs.
+        """
+        if self._context is None:
+            roles = self.environ.get('HTTP_X_ROLES', '')
+            is_admin = 'admin' in (role.strip() for role in roles.split(','))
+            self._context = policy.APIRequestContext.from_environ(
+                self.environ, enforcer=self.services.enforcer,
+                is_admin=is_admin)
+        return self._context
+
+    def authorize(self, rule):
+        """The caller's context, once it passed the policy rule (else 403)."""
+        ctx = self.context
+        ctx.can(rule)
+        return ctx
+
+    @property
+    def links_base(self):
+        """The base URL of hrefs for this request."""
+        return links.base_url(self, self.services.public_endpoint)
+
+    def page(self, params):
+        return Page(params, self.services.max_limit)
+
+    def service_authorized(self):
+        """Whether the caller may act as a service (Nova) does.
+
+        A service token with one of ``[keystone_authtoken]
+        service_token_roles`` does; with ``[api]
+        require_service_token_for_bind = false`` the admin role is
+        accepted too, for deployments without service tokens.
+        """
+        ctx = self.context
+        if ctx.has_service_token(self.services.service_token_roles):
+            return True
+        return not self.services.require_service_token and ctx.is_admin
+
+    def require_service_token(self, action):
+        """403 unless the request carries a service token (Nova's)."""
+        if not self.service_authorized():
+            raise errors.Forbidden(
+                '%s requires a service token.' % action,
+                code=errors.SERVICE_TOKEN_REQUIRED)
+
+
+def json_response(body, status=200):
+    return webob.Response(body=json.dumps(body).encode('utf-8'),
+                          status=status, content_type='application/json',
+                          charset=None)
+
+
+def empty_response(status):
+    resp = webob.Response(status=status)
+    # No body, so no content type (webob would default to text/html).
+    resp.content_type = None
+    return resp
+
+
+def isotime(value):
+    """A naive UTC datetime from the DB as upstream's ISO 8601 string."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        # The text of value.replace(tzinfo=UTC).isoformat(), without making
+        # a second datetime (lists format thousands of these).
+        return value.isoformat() + '+00:00'
+    return value.replace(tzinfo=UTC).isoformat()
+
+
+class Page:
+    """The paging of one list request: limit, marker and order."""
+
+    def __init__(self, params, max_limit):
+        limit = params.get('limit')
+        self.limit = min(int(limit), max_limit) if limit else None
+        self.marker = params.get('marker')
+        self.sort_key = params.get('sort_key')
+        self.sort_dir = params.get('sort_dir')
+
+    def db_kwargs(self):
+        return {'limit': self.limit, 'marker': self.marker,
+                'sort_key': self.sort_key, 'sort_dir': self.sort_dir}
+
+    def add_next_link(self, body, key, base_url, resource, params):
+        """Add body['next'] when this page is full: more may follow.
+
+        Only when the client asked for a limit, so the default response
+        keeps upstream's shape.
+        """
+        items = body[key]
+        if self.limit and len(items) == self.limit:
+            body['next'] = links.next_href(base_url, resource, params,
+                                           items[-1]['uuid'], self.limit)
