@@ -8,6 +8,7 @@ started by a test, curl) can reach it too. Placement keeps its database
 configuration process-global, so there is one embedded Placement per process.
 """
 
+import functools
 import logging
 import socketserver
 import threading
@@ -73,7 +74,10 @@ def _load_app(database_path):
     # Imported here: openstack-placement is only needed where it is used.
     from oslo_config import cfg
     from placement import conf as placement_conf
+    from placement import db_api
     from placement import deploy
+
+    from cyborg.db import engine as cyborg_engine
 
     conf = cfg.ConfigOpts()
     placement_conf.register_opts(conf)
@@ -84,6 +88,13 @@ def _load_app(database_path):
          default_config_dirs=[])
     conf.set_override('sync_on_startup', True, group='placement_database')
     conf.set_override('auth_strategy', 'noauth2', group='api')
+    # Placement reads then writes in one transaction, which SQLite refuses
+    # at once ("database is locked", a 500) while another connection
+    # writes. Beginning every transaction IMMEDIATE makes them queue for
+    # the lock instead (a real deployment's MySQL needs none of this).
+    db_api.placement_context_manager.append_on_engine_create(
+        functools.partial(cyborg_engine.prepare_sqlite_engine,
+                          immediate_always=True))
     return deploy.loadapp(conf)
 
 

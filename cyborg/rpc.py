@@ -8,10 +8,9 @@ caller, because that module is in ``allowed_remote_exmods``.
 """
 
 import oslo_messaging as messaging
-from oslo_messaging._metrics import client as messaging_metrics
-from oslo_messaging._tracing import client as messaging_tracing
 
 from cyborg import context as cyborg_context
+from cyborg import library_patches
 
 CONTROL_EXCHANGE = 'cyborg'
 ALLOWED_EXMODS = ['cyborg.exception']
@@ -41,17 +40,9 @@ def set_defaults(conf):
 
 
 def register_client_opts(conf):
-    """Register the options oslo.messaging's RPC client reads from conf.
-
-    Its client reads [oslo_messaging_metrics] and [oslo_messaging_tracing]
-    from the transport's ConfigOpts but registers them on the global
-    cfg.CONF only; with our private ConfigOpts every call and cast would
-    fail. Registering again is harmless.
-    """
-    conf.register_opts(messaging_metrics.oslo_messaging_metrics,
-                       group='oslo_messaging_metrics')
-    conf.register_opts(messaging_tracing.oslo_messaging_tracing,
-                       group='oslo_messaging_tracing')
+    """Register the options oslo.messaging's RPC client reads from conf
+    (see ``library_patches.register_messaging_client_options``)."""
+    library_patches.register_messaging_client_options(conf)
 
 
 def get_transport(conf, url=None):

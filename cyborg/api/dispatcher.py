@@ -7,8 +7,8 @@ Everything about which code serves a request is in
   ``Allow``; the route is outside the request's microversion range: 404;
 * a client whose ``Accept`` header rules out JSON: 406 (we only speak
   JSON, as upstream);
-* every ``{uuid}`` path parameter is checked (400) and made canonical
-  before the handler sees it;
+* every UUID path parameter is checked (400) and made canonical before
+  the handler sees it;
 * HEAD runs the GET handler and drops the body.
 
 Exceptions are left to the fault wrapper around this application.
@@ -60,9 +60,9 @@ class Dispatcher:
             raise errors.NotAcceptable(
                 'Only application/json responses are available.',
                 code=errors.NOT_ACCEPTABLE)
-        for name in routes.UUID_PARAMETERS:
-            if name in params:
-                params[name] = validation.path_uuid(name, params[name])
+        for name, value in params.items():
+            if routes.is_uuid_parameter(name):
+                params[name] = validation.path_uuid(name, value)
         return route.handler, params
 
 

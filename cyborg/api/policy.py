@@ -10,52 +10,19 @@ restart.
 Handlers check a rule as their first statement: ``context.can(RULE)``.
 """
 
-import inspect
-
 from oslo_config import cfg
-from oslo_policy import _checks
 from oslo_policy import opts as policy_opts
 from oslo_policy import policy
 
 from cyborg.api import policies
 from cyborg import context as cyborg_context
 from cyborg import exception
-
-
-class _ArgspecCache:
-    """``inspect`` for oslo.policy, with getfullargspec computed once per
-    function.
-
-    oslo.policy asks for the signature of every check's ``__call__`` each
-    time it evaluates the check, to know whether to pass the rule name:
-    about 0.1 to 0.2 ms of a policy check made of a handful of checks, for
-    a value that never changes. Keyed by the function under a bound
-    method, so the cache holds one entry per check class.
-    """
-
-    def __init__(self):
-        self._specs = {}
-
-    def getfullargspec(self, func):
-        key = getattr(func, '__func__', func)
-        spec = self._specs.get(key)
-        if spec is None:
-            spec = self._specs[key] = inspect.getfullargspec(func)
-        return spec
-
-    def __getattr__(self, name):
-        # Anything else oslo.policy may take from inspect.
-        return getattr(inspect, name)
-
-
-def _memoize_check_argspecs():
-    if not isinstance(_checks.inspect, _ArgspecCache):
-        _checks.inspect = _ArgspecCache()
+from cyborg import library_patches
 
 
 def build_enforcer(conf):
     """A ready Enforcer for conf, rules loaded."""
-    _memoize_check_argspecs()
+    library_patches.cache_policy_check_argspecs()
     # Defaults the operator may still override in the config file.
     policy_opts.set_defaults(conf, policy_file='policy.yaml',
                              enforce_scope=True, enforce_new_defaults=True)

@@ -7,10 +7,10 @@ an unknown path is a 404, a known path with another method a 405 whose
 ``Allow`` header lists the methods of that path, a route outside the
 request's microversion range a 404. HEAD is served wherever GET is.
 
-Path parameters named ``{uuid}`` must be UUIDs (a 400 otherwise, before
-the handler runs); ``{ident}`` is a UUID or a name. As upstream does, a
-path whose first segment is not ``v2`` is served as if it were prefixed
-with it, so ``/device_profiles`` is ``/v2/device_profiles``.
+Path parameters whose name ends in ``uuid`` must be UUIDs (a 400
+otherwise, before the handler runs); ``{ident}`` is a UUID or a name. As
+upstream does, a path whose first segment is not ``v2`` is served as if it
+were prefixed with it, so ``/device_profiles`` is ``/v2/device_profiles``.
 
 api-ref/source/ documents exactly these routes (a test checks).
 """
@@ -67,15 +67,16 @@ ROUTES = (
     route('GET', '/v2/deployables/{uuid}', deployables.show_deployable),
     route('PATCH', '/v2/deployables/{uuid}/program',
           deployables.program_deployable),
+    # openstacksdk's patch_deployable (and so `openstack accelerator
+    # deployable program`) appends the id once more to the program path.
+    route('PATCH', '/v2/deployables/{uuid}/program/{same_uuid}',
+          deployables.program_deployable_as_openstacksdk),
 
     route('GET', '/v2/attributes', attributes.list_attributes),
     route('POST', '/v2/attributes', attributes.create_attribute),
     route('GET', '/v2/attributes/{uuid}', attributes.show_attribute),
     route('DELETE', '/v2/attributes/{uuid}', attributes.delete_attribute),
 )
-
-# Parameters whose value must be a UUID (400 otherwise).
-UUID_PARAMETERS = ('uuid',)
 
 _PARAMETER = re.compile(r'{(\w+)}')
 
@@ -104,6 +105,11 @@ class RouteTable:
             if found:
                 return template, methods, found.groupdict()
         return None
+
+
+def is_uuid_parameter(name):
+    """Whether the path parameter must be a UUID (400 otherwise)."""
+    return name.endswith('uuid')
 
 
 def normalize_path(path_info):

@@ -21,6 +21,8 @@ import time
 from oslo_db.sqlalchemy import enginefacade
 import sqlalchemy
 
+from cyborg import library_patches
+
 context_manager = enginefacade.transaction_context()
 reader = context_manager.reader
 
@@ -53,11 +55,14 @@ def writer(fn):
     return call
 
 
-def prepare_sqlite_engine(engine):
+def prepare_sqlite_engine(engine, immediate_always=False):
     """Give a SQLite engine WAL, a busy timeout and BEGIN IMMEDIATE writers.
 
     Called for every engine the transaction context creates, and by test
     fixtures for the engines they create. A no-op for other databases.
+    ``immediate_always`` begins every transaction IMMEDIATE, for an
+    engine whose code does not say which transactions write (the embedded
+    Placement's).
     """
     if engine.dialect.name != 'sqlite':
         return
@@ -71,12 +76,11 @@ def prepare_sqlite_engine(engine):
 
     # Ours replaces oslo.db's listener, which always emits a deferred
     # BEGIN. It keeps oslo.db's "in_transaction" marker, which oslo.db's
-    # commit/rollback listener clears. (A test asserts writers really begin
-    # IMMEDIATE, should oslo.db rename its listener.)
-    for listener in list(engine.dispatch.begin):
-        if getattr(listener, '__name__', '') == '_sqlite_emit_begin':
-            sqlalchemy.event.remove(engine, 'begin', listener)
-    sqlalchemy.event.listen(engine, 'begin', _begin_sqlite_transaction)
+    # commit/rollback listener clears.
+    library_patches.drop_oslo_db_sqlite_begin(engine)
+    sqlalchemy.event.listen(
+        engine, 'begin', _begin_immediate_transaction if immediate_always
+        else _begin_sqlite_transaction)
 
 
 # A pooled connection idle for longer than this is pinged before use.
@@ -108,10 +112,7 @@ def trim_round_trips(engine):
     if engine.dialect.name == 'sqlite':
         return
     pool = engine.pool
-    # SQLAlchemy has no public switch for these once the engine exists
-    # (oslo.db creates it); a test checks that they took effect.
-    pool._pre_ping = False
-    pool._reset_on_return = None
+    library_patches.skip_pool_ping_and_reset(pool)
 
     @sqlalchemy.event.listens_for(pool, 'connect')
     def _on_connect(dbapi_connection, record):
@@ -169,6 +170,12 @@ def _begin_sqlite_transaction(connection):
     if 'in_transaction' not in connection.info:
         connection.exec_driver_sql(
             'BEGIN IMMEDIATE' if _writing.get() else 'BEGIN')
+        connection.info['in_transaction'] = True
+
+
+def _begin_immediate_transaction(connection):
+    if 'in_transaction' not in connection.info:
+        connection.exec_driver_sql('BEGIN IMMEDIATE')
         connection.info['in_transaction'] = True
 
 

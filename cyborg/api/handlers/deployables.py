@@ -2,6 +2,7 @@
 
 import json
 
+from cyborg.api import errors
 from cyborg.api.handlers import common
 from cyborg.api import links
 from cyborg.api.policies import deployables as policies
@@ -62,3 +63,11 @@ def program_deployable(req, uuid):
     req.services.conductor.program_deployable(ctx, uuid, image_uuid)
     return common.json_response(_view(
         deployable_db.get_deployable(ctx, uuid), req.links_base))
+
+
+def program_deployable_as_openstacksdk(req, uuid, same_uuid):
+    """PATCH /v2/deployables/{uuid}/program/{uuid}: what openstacksdk sends."""
+    if same_uuid != uuid:
+        raise errors.NotFound('The resource could not be found.',
+                              code=errors.NOT_FOUND)
+    return program_deployable(req, uuid)

@@ -1,0 +1,150 @@
+"""The ``openstack accelerator ...`` commands against the service.
+
+The real ``openstack`` executable (python-openstackclient, which carries
+the accelerator commands, with python-cyborgclient installed beside it),
+run as a user runs it: a clouds.yaml with ``auth_type: none`` pointing at
+the in-process service, no identity headers. ``arq bind`` looks the server
+up in Nova first, so the stub Nova knows the instance.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from cyborg.accelerator.drivers import fake
+
+OPENSTACK = os.path.join(os.path.dirname(sys.executable), 'openstack')
+
+
+class CLI:
+    """Runs ``openstack`` against one clouds.yaml."""
+
+    def __init__(self, clouds_yaml):
+        self.env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(clouds_yaml),
+                        OS_CLOUD='cyborg')
+        for name in list(self.env):
+            # A developer's own cloud settings must not leak in.
+            if name.startswith('OS_') and name not in (
+                    'OS_CLIENT_CONFIG_FILE', 'OS_CLOUD'):
+                del self.env[name]
+
+    def run(self, *args, check=True):
+        proc = subprocess.run([OPENSTACK, *args], env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        if check:
+            assert proc.returncode == 0, (
+                'openstack %s failed (%d):\n%s%s' % (
+                    ' '.join(args), proc.returncode, proc.stdout,
+                    proc.stderr))
+        return proc
+
+    def json(self, *args):
+        return json.loads(self.run(*args, '-f', 'json').stdout)
+
+
+@pytest.fixture
+def cli(cloud, stub_nova, stub_glance, tmp_path):
+    endpoint, rp_uuid, host = cloud
+    clouds = tmp_path / 'clouds.yaml'
+    clouds.write_text(
+        'clouds:\n'
+        '  cyborg:\n'
+        '    auth_type: none\n'
+        '    auth:\n'
+        '      endpoint: %s\n'
+        '    compute_endpoint_override: %s\n'
+        '    image_endpoint_override: %s\n' % (
+            endpoint, stub_nova.endpoint, stub_glance.endpoint))
+    return CLI(clouds), rp_uuid, host
+
+
+def _handles_in_use(engine):
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            'SELECT count(*) FROM attach_handles WHERE in_use')).scalar()
+
+
+def test_device_profile_commands(cli):
+    cli, _rp, _host = cli
+    created = cli.json('accelerator', 'device', 'profile', 'create',
+                       '--group', 'resources:FPGA=1,'
+                       'trait:CUSTOM_FAKE_DEVICE=required',
+                       '--description', 'from the CLI', 'cli-profile')
+    assert created['name'] == 'cli-profile'
+    listed = cli.json('accelerator', 'device', 'profile', 'list')
+    assert [p['name'] for p in listed] == ['cli-profile']
+    shown = cli.json('accelerator', 'device', 'profile', 'show',
+                     created['uuid'])
+    assert shown['groups'] == [{'resources:FPGA': '1',
+                                'trait:CUSTOM_FAKE_DEVICE': 'required'}]
+    assert shown['description'] == 'from the CLI'
+
+    cli.run('accelerator', 'device', 'profile', 'delete', created['uuid'])
+    assert cli.json('accelerator', 'device', 'profile', 'list') == []
+
+
+def test_accelerator_request_commands(db, cli, stub_nova):
+    cli, rp_uuid, host = cli
+    cli.run('accelerator', 'device', 'profile', 'create',
+            '--group', 'resources:FPGA=1', 'cli-arq-profile')
+    arq = cli.json('accelerator', 'arq', 'create', 'cli-arq-profile')
+    assert arq['state'] == 'Initial'
+    listed = cli.json('accelerator', 'arq', 'list')
+    assert [a['uuid'] for a in listed] == [arq['uuid']]
+
+    server = str(uuid.uuid4())
+    stub_nova.add_server(server)
+    bound = cli.json('accelerator', 'arq', 'bind', arq['uuid'], host,
+                     server, rp_uuid)
+    # The command shows the ARQ right after the 202: bound or binding.
+    assert bound['instance_uuid'] == server
+    assert bound['state'] in ('BindStarted', 'Bound')
+    # The fake driver binds in one transaction: it is Bound now.
+    shown = cli.json('accelerator', 'arq', 'show', arq['uuid'])
+    assert (shown['state'], shown['attach_handle_type']) == ('Bound',
+                                                            'TEST_PCI')
+    assert _handles_in_use(db) == 1
+
+    unbound = cli.json('accelerator', 'arq', 'unbind', arq['uuid'])
+    assert (unbound['state'], unbound['instance_uuid']) == ('Unbound', None)
+    assert _handles_in_use(db) == 0
+
+    cli.run('accelerator', 'arq', 'delete', arq['uuid'])
+    assert cli.json('accelerator', 'arq', 'list') == []
+    missing = cli.run('accelerator', 'arq', 'show', arq['uuid'],
+                      check=False)
+    assert missing.returncode != 0
+
+
+def test_device_and_deployable_commands(cli):
+    cli, rp_uuid, host = cli
+    [device] = cli.json('accelerator', 'device', 'list')
+    assert (device['type'], device['hostname']) == ('FPGA', host)
+    shown = cli.json('accelerator', 'device', 'show', device['uuid'])
+    assert shown['uuid'] == device['uuid']
+
+    [deployable] = cli.json('accelerator', 'deployable', 'list')
+    shown = cli.json('accelerator', 'deployable', 'show',
+                     deployable['uuid'])
+    assert shown['uuid'] == deployable['uuid']
+
+    cli.run('accelerator', 'device', 'disable', device['uuid'])
+    cli.run('accelerator', 'device', 'enable', device['uuid'])
+
+
+def test_deployable_program_command(cli, stub_glance, bind_conf):
+    cli, _rp, _host = cli
+    image = stub_glance.add_image(b'cli-bitstream')
+    [deployable] = cli.json('accelerator', 'deployable', 'list')
+
+    cli.run('accelerator', 'deployable', 'program', deployable['uuid'],
+            image['id'])
+
+    [record] = fake.read_regions(bind_conf.state_path).values()
+    assert record['sha256'] == hashlib.sha256(b'cli-bitstream').hexdigest()
