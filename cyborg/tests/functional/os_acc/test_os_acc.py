@@ -62,6 +62,24 @@ def test_acquire_then_release(db, acc):
     os_acc.release_accelerators_for_instance(instance.uuid, client=client)
 
 
+def test_acquire_and_release_with_no_identity_against_noauth(db, cloud):
+    # Nova against the all-in-one service: no Keystone, so no identity or
+    # service-token headers at all; noauth must let its binds through.
+    endpoint, rp_uuid, host = cloud
+    client = os_acc.AcceleratorClient(endpoint=endpoint)
+    specs = _profile(client, 'noauth-nova', [{'resources:FPGA': '1'}])
+    instance = os_acc.InstanceInfo(uuid=str(uuid.uuid4()), host=host,
+                                   project_id='admin')
+
+    [attached] = os_acc.acquire_accelerators_for_instance(
+        [rp_uuid], specs, instance, client=client)
+
+    assert attached.attach_handle_type == 'TEST_PCI'
+    assert _handles_in_use(db) == 1
+    os_acc.release_accelerators_for_instance(instance.uuid, client=client)
+    assert _handles_in_use(db) == 0
+
+
 def test_concurrent_acquires_from_a_thread_pool(db, acc):
     # Calls are blocking and thread-safe: a compute service runs them in
     # a ThreadPoolExecutor, one instance each.
