@@ -52,19 +52,22 @@ def run_programming_tool(tool_name, argv, image_path, timeout, target):
         LOG.info('%s programmed %s with %s', tool_name, target, image_path)
         return result
     if outcome == 'missing':
-        why = result['reason']
+        why = 'cannot be run: %s' % result['reason']
     elif outcome == 'timeout':
-        why = ('it did not finish within %s s and was killed'
+        why = ('did not finish within %s s and was killed'
                % result['seconds'])
     else:
-        why = 'it exited with status %s' % result['exit_code']
+        why = 'exited with status %s' % result['exit_code']
         detail = _last_line(result.get('stderr')) or _last_line(
             result.get('stdout'))
         if detail:
             why += ': %s' % detail
-    reason = '%s (%s) failed: %s' % (tool_name, argv[0], why)
-    LOG.error('Programming %s: %s', target, reason)
-    raise exception.ProgrammingFailed(target=target, reason=reason)
+    error = exception.ProgrammingFailed(
+        target=target, reason='%s (%s) %s' % (tool_name, argv[0], why))
+    # The one line an operator reads on this host; the conductor records
+    # the same text as the ARQ's bind error.
+    LOG.error('%s', error)
+    raise error
 
 
 def _last_line(text):
