@@ -136,7 +136,12 @@ def test_all_in_one_binds_and_programs_an_n3000(tmp_path, stub_glance):
         _generation, traits = placement.get_provider_traits(
             deployable['rp_uuid'])
         assert 'CUSTOM_FPGA_FUNCTION_ID_INTEL_%s' % AFU_ID.upper() in traits
+        # The card's own traits stay; only the function moved.
         assert 'CUSTOM_FPGA_INTEL_PAC_N3000' in traits
+        assert 'CUSTOM_FPGA_REGION_INTEL_%s' % (
+            sysfs_fpga.N3000_INTERFACE_ID.upper()) in traits
+        assert 'CUSTOM_FPGA_FUNCTION_ID_INTEL_%s' % (
+            sysfs_fpga.NLB0_AFU_ID.upper()) not in traits
     finally:
         process.terminate()
         try:

@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from cyborg.accelerator.drivers import intel_fpga
+from cyborg.accelerator.drivers import xilinx_fpga
 from cyborg.agent import manager as agent_manager
 from cyborg.agent import programming as agent_programming
 from cyborg import rpc
@@ -22,6 +23,7 @@ from cyborg.tests.fixtures import placement as placement_fixture
 from cyborg.tests.fixtures import sysfs_fpga
 from cyborg.tests.fixtures.agent import sysfs_tree  # noqa: F401
 from cyborg.tests.fixtures.fpga_tools import fake_fpgaconf  # noqa: F401
+from cyborg.tests.fixtures.fpga_tools import fake_xbmgmt  # noqa: F401
 
 AFU_ONE = '11111111222233334444555555555555'
 AFU_TWO = '99999999888877776666555555555555'
@@ -176,3 +178,39 @@ def test_concurrent_binds_for_different_bitstreams_take_turns(
             wanted[bound[0]])
         assert fake_fpgaconf.overlaps() == 0
         conductor.api.unbind_arqs(conductor.context, bound)
+
+
+def test_both_arqs_of_an_alveo_bind_with_one_programming(
+        db, bind_conf, conductor, rpc_servers, stub_glance,
+        sysfs_tree, placement, fake_xbmgmt):  # noqa: F811
+    # The two ARQs of one Xilinx FPGA (management and user PF) want the
+    # same image: one programs it under the lease, the other finds it
+    # loaded; both are Bound, one to each function.
+    cards = sysfs_fpga.build_alveo_host(sysfs_tree)
+    mgmt, _user = cards['u250']
+    driver = xilinx_fpga.XilinxFpgaDriver(bind_conf)
+    programmer = agent_programming.Programmer(bind_conf, [driver])
+    rpc_servers.serve(rpc.AGENT_TOPIC, 'test-host', [
+        agent_manager.AgentManager([driver], programmer, None)])
+    root_uuid, name = placement_fixture.create_compute_node(placement)
+    rp_uuid = str(uuid.uuid4())
+    placement.create_provider(rp_uuid, '%s_%s' % (name, mgmt), root_uuid)
+    deployable = seed.create_deployable(
+        db, rp_uuid=rp_uuid, driver_name='XILINX', address=mgmt,
+        num_handles=2, attach_type='PCI')
+    image = stub_glance.add_image(b'xclbin2\0 a kernel',
+                                  properties={'accel:function_id': 'gemm'})
+    fake_xbmgmt.set_mode('ok', delay=0.2)
+
+    uuids = seed.seed_binds(db, deployable, 2, groups=[
+        {'resources:FPGA': '1', 'trait:CUSTOM_FPGA_XILINX': 'required',
+         'accel:bitstream_id': image['id']}])
+    rows = conductor.bind(db, uuids)
+
+    assert {rows[u]['state'] for u in uuids} == {'Bound'}
+    [argv] = fake_xbmgmt.calls()
+    assert argv[:3] == ['program', '--device', mgmt]
+    assert argv[3] == '--user' and argv[-1] == '--force'
+    assert len({rows[u]['attach_handle_id'] for u in uuids}) == 2
+    assert _function_traits(placement, rp_uuid) == [
+        'CUSTOM_FPGA_FUNCTION_ID_XILINX_GEMM']
