@@ -232,6 +232,11 @@ class DeployableInUse(Conflict):
                'accelerators; it cannot be reprogrammed with %(image)s now.')
 
 
+class DeployableBeingProgrammed(Conflict):
+    msg_fmt = ('Deployable %(deployable)s is being programmed for another '
+               'request; it was still busy after %(seconds)d s.')
+
+
 class InvalidBitstreamRequest(Invalid):
     msg_fmt = 'Cannot program a bitstream: %(reason)s'
 

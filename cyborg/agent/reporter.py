@@ -26,6 +26,23 @@ class DiscoveryFailed(Exception):
     """An enabled driver raised during discover()."""
 
 
+def discover_all(drivers):
+    """Every driver's devices, concatenated in driver order.
+
+    DiscoveryFailed when a driver raises (logged with its traceback).
+    """
+    devices = []
+    for driver in drivers:
+        try:
+            found = driver.discover()
+        except Exception as exc:
+            LOG.exception('Driver %s failed to discover devices',
+                          type(driver).__name__)
+            raise DiscoveryFailed('%s: %s' % (type(driver).__name__, exc))
+        devices.extend(found)
+    return devices
+
+
 class Reporter:
     """Runs discovery and sends the conductor what changed.
 
@@ -47,16 +64,7 @@ class Reporter:
 
     def discover(self):
         """Every driver's devices, concatenated in driver order."""
-        devices = []
-        for driver in self._drivers:
-            try:
-                found = driver.discover()
-            except Exception as exc:
-                LOG.exception('Driver %s failed to discover devices',
-                              type(driver).__name__)
-                raise DiscoveryFailed(str(exc))
-            devices.extend(found)
-        return devices
+        return discover_all(self._drivers)
 
     def run(self, force_full=False):
         """Discover and report; returns 'full', 'heartbeat' or 'none'.

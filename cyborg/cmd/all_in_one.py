@@ -3,7 +3,11 @@
 API, conductor and one agent share the process, talking over the in-memory
 ``fake://`` transport, with a SQLite database and a real (embedded) Placement
 under the state directory, the fake driver, and ``noauth``. Nothing else needs
-to be installed or running. Every default can be changed in a config file.
+to be installed or running. Every default can be changed in a config file:
+pointed at a fake sysfs tree (``[agent] sysfs_root``) with FPGA drivers and
+stand-in programming tools (``[intel_fpga] fpgaconf_path``, ...) and a
+Glance holding bitstreams, it binds and programs FPGAs end to end. Its
+privsep daemon is forked at start (no sudo).
 """
 
 import os
@@ -23,6 +27,7 @@ from cyborg.conductor import service as conductor_service
 from cyborg.db import engine as db_engine
 from cyborg.db import migration
 from cyborg import embedded_placement
+from cyborg import privsep
 from cyborg import rpc
 from cyborg import service
 from cyborg import wsgi_server
@@ -64,6 +69,10 @@ def main(argv=None):
         argv, conf, description='Run cyborg API, conductor and agent in '
                                 'one process with an embedded Placement.')
     os.makedirs(conf.state_path, exist_ok=True)
+    # The privsep daemon is forked now, before any thread starts; it keeps
+    # what it can of its capabilities (none for an unprivileged user, which
+    # is enough for a fake sysfs tree and fake tools).
+    privsep.start_forked(capabilities=privsep.held_capabilities())
 
     db_engine.configure(conf)
     migration.upgrade('head')

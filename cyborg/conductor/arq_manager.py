@@ -9,6 +9,7 @@ server (topic ``cyborg-conductor``); the client side is
 """
 
 import logging
+import uuid
 
 import oslo_messaging as messaging
 
@@ -69,8 +70,15 @@ class ARQManager:
             bindings.get_deployable_for_programming(context, deployable_uuid))
         programmer = self.binder.programmer
         image = programmer.glance.get_image(image_uuid)
-        programmer.ensure_programmed(
-            context, deployable, controlpaths, agent_host, image,
-            programming.image_function_id(image),
-            timeout=self._conf.conductor.agent_rpc_timeout, force=True)
+        timeout = self._conf.conductor.agent_rpc_timeout
+        owner = '%s:program:%s' % (self._conf.host, uuid.uuid4().hex)
+        # Waits for a bind programming it now, for about as long as one
+        # programming may take.
+        with programming.programming_lease(
+                context, deployable, owner, programming.lease_end(timeout),
+                hold_seconds=timeout + 30) as deployable:
+            programmer.ensure_programmed(
+                context, deployable, controlpaths, agent_host, image,
+                programming.image_function_id(image), timeout=timeout,
+                force=True, lease_owner=owner)
         return deployables_db.get_deployable(context, deployable_uuid)

@@ -6,10 +6,12 @@ binds nobody is working on. Either way a conductor runs, per ARQ:
 1. take the bind lease (compare-and-swap; the loser of a race skips);
 2. read the ARQ, its profile group and the deployable behind
    ``device_rp_uuid``;
-3. when the group names a bitstream: look it up in Glance, have the host's
-   agent program it unless the deployable already holds it, record it and
-   move the function trait in Placement (``programming.py``);
-4. claim a free attach handle (compare-and-swap in the DB);
+3. when the group names a bitstream: look it up in Glance, take the
+   deployable's programming lease, have the host's agent program it unless
+   the deployable already holds it, record it and move the function trait
+   in Placement (``programming.py``);
+4. claim a free attach handle (compare-and-swap in the DB; still under the
+   programming lease when there was one);
 5. for an MDEV handle, have the agent create the mdev (its uuid is the
    handle's);
 6. commit the outcome together with its Nova event (``finish_bind``).
@@ -318,30 +320,41 @@ class Binder:
         if deployable['missing_since'] is not None:
             # Its provider is kept (reserved) only for the ARQs holding it.
             raise exception.DeployableMissing(name=deployable['name'])
-        image = None
         if programming.wants_bitstream(inputs.group):
             with self._keep_lease(context, attempt, until=attempt.deadline):
                 image, function_id = self.programmer.requested_image(
                     inputs.group)
-                self.programmer.ensure_programmed(
-                    context, deployable, inputs.controlpaths,
-                    inputs.agent_host, image, function_id,
-                    timeout=self._remote_timeout(attempt), arq_id=arq['id'])
+                # Held until the handle is claimed: see programming.py.
+                with programming.programming_lease(
+                        context, deployable, attempt.owner,
+                        attempt.deadline) as deployable:
+                    self.programmer.ensure_programmed(
+                        context, deployable, inputs.controlpaths,
+                        inputs.agent_host, image, function_id,
+                        timeout=self._remote_timeout(attempt),
+                        arq_id=arq['id'], lease_owner=attempt.owner)
+                    if handle is None:
+                        handle = self._claim(context, attempt, deployable,
+                                             image['id'])
         if handle is None:
-            try:
-                handle = bindings.claim_attach_handle(
-                    context, arq['id'], deployable['id'],
-                    bind_seq=arq['bind_seq'], lease_owner=attempt.owner,
-                    bitstream_id=image['id'] if image else None)
-            except exception.NoFreeAttachHandle:
-                raise exception.NoFreeAttachHandle(
-                    deployable=deployable['uuid'])
+            handle = self._claim(context, attempt, deployable, None)
         if handle['attach_type'] == 'MDEV':
             attempt.mdev_handle, attempt.mdev_host = handle, inputs.agent_host
             with self._keep_lease(context, attempt, until=attempt.deadline):
                 self.agent.create_mdev(context, inputs.agent_host, handle,
                                        timeout=self._remote_timeout(attempt))
         return handle
+
+    @staticmethod
+    def _claim(context, attempt, deployable, bitstream_id):
+        arq = attempt.arq
+        try:
+            return bindings.claim_attach_handle(
+                context, arq['id'], deployable['id'],
+                bind_seq=arq['bind_seq'], lease_owner=attempt.owner,
+                bitstream_id=bitstream_id)
+        except exception.NoFreeAttachHandle:
+            raise exception.NoFreeAttachHandle(deployable=deployable['uuid'])
 
     def _fail(self, context, attempt, reason):
         arq = attempt.arq

@@ -10,9 +10,11 @@ compute node provider:
   allocation_ratio: 1.0, reserved: R}}`` where R is N while the device is
   in maintenance or the deployable is missing (nothing new may land there,
   existing allocations stay), else 0; no inventory when N is 0;
-* traits ``OWNER_CYBORG`` plus the deployable's traits, plus whatever
-  ``CUSTOM_FPGA_FUNCTION_ID_*`` trait the provider has now (binding owns
-  those and swaps them when it programs a bitstream).
+* traits ``OWNER_CYBORG`` plus the deployable's traits, where the
+  ``CUSTOM_FPGA_FUNCTION_ID_*`` trait follows what cyborg last programmed
+  into it (``deployables.function_id``), and otherwise what its driver
+  reports the hardware runs. Binding swaps the trait as soon as it
+  programs; this sync (and the reconciler) rebuild it from the DB.
 
 The digest of that wanted state is stored in ``deployables.placement_digest``
 after a successful write; when it equals the digest of the wanted state the
@@ -30,6 +32,7 @@ import dataclasses
 import hashlib
 import logging
 
+from cyborg.accelerator.drivers import fpga
 from cyborg.accelerator import inventory as report_format
 from cyborg.db import agent_hosts
 from cyborg.db import inventory as inventory_db
@@ -39,10 +42,10 @@ from cyborg import exception
 LOG = logging.getLogger(__name__)
 
 OWNER_TRAIT = 'OWNER_CYBORG'
-FUNCTION_ID_TRAIT_PREFIX = 'CUSTOM_FPGA_FUNCTION_ID_'
+FUNCTION_ID_TRAIT_PREFIX = fpga.FUNCTION_TRAIT_PREFIX
 # Part of every digest: bump it when the wanted state's shape changes, so
 # every provider is rewritten once.
-DIGEST_VERSION = 1
+DIGEST_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +77,14 @@ def wanted_provider(state, compute_rp_uuid):
             'total': total, 'reserved': total if unusable else 0,
             'min_unit': 1, 'max_unit': total, 'step_size': 1,
             'allocation_ratio': 1.0}
-    traits = tuple(sorted({OWNER_TRAIT, *state.traits}))
+    traits = {OWNER_TRAIT, *state.traits}
+    if state.function_id:
+        # Cyborg programmed it: what it loaded is known, and a function
+        # trait reported before the load is stale until the next report.
+        traits = {t for t in traits
+                  if not t.startswith(FUNCTION_ID_TRAIT_PREFIX)}
+        traits.add(fpga.function_trait(state.driver_name, state.function_id))
+    traits = tuple(sorted(traits))
     return WantedProvider(uuid=inventory_db.provider_uuid(state.name),
                           name=state.name, parent_uuid=compute_rp_uuid,
                           inventories=inventories, traits=traits)
@@ -296,12 +306,11 @@ class PlacementSync:
             what='inventory of provider %s' % wanted.uuid)
 
     def _sync_provider_traits(self, wanted):
-        """Read, compute (keeping function-id traits), write on difference."""
+        """Read, compare, write on difference; re-read on a conflict."""
         for _attempt in range(self._retries):
             generation, current = self._client.get_provider_traits(
                 wanted.uuid)
-            desired = set(wanted.traits) | {
-                t for t in current if t.startswith(FUNCTION_ID_TRAIT_PREFIX)}
+            desired = set(wanted.traits)
             if desired == set(current):
                 return
             try:

@@ -13,31 +13,38 @@ Used by binds (programming skipped when the deployable already holds the
 image) and by the admin ``program_deployable`` call (always programs).
 Reprogramming a deployable that other ARQs hold attached functions of would
 pull the device from under their instances, so it is refused.
+
+Programming happens under the deployable's programming lease
+(:func:`programming_lease`, a compare-and-swap in the DB): two binds that
+want different bitstreams on one free card take turns, and a bind keeps
+the lease until it has claimed its attach handle, so the next one finds
+the card in use and fails cleanly instead of reprogramming it from under
+the first (or, wanting the same bitstream, skips programming).
 """
 
+import contextlib
+import datetime
 import logging
-import re
+import time
 
+from oslo_utils import timeutils
+
+from cyborg.accelerator.drivers import fpga
 from cyborg.clients import glance as glance_client
 from cyborg.db import bindings
+from cyborg.db import fpga_programming
 from cyborg import exception
 
 LOG = logging.getLogger(__name__)
 
 BITSTREAM_KEY = 'accel:bitstream_id'
 FUNCTION_KEY = 'accel:function_id'
-FUNCTION_TRAIT_PREFIX = 'CUSTOM_FPGA_FUNCTION_ID_'
+FUNCTION_TRAIT_PREFIX = fpga.FUNCTION_TRAIT_PREFIX
 
 
-def _trait_part(value):
-    # Trait names are [A-Z0-9_]; upstream's '-' -> '_-' made invalid names.
-    return re.sub('[^A-Z0-9_]', '_', str(value).upper())
-
-
-def function_trait(driver_name, function_id):
-    """The trait telling the scheduler which function a region runs."""
-    return '%s%s_%s' % (FUNCTION_TRAIT_PREFIX, _trait_part(driver_name),
-                        _trait_part(function_id))
+# The trait telling the scheduler which function a region runs. Trait
+# names are [A-Z0-9_]; upstream's '-' -> '_-' made invalid names.
+function_trait = fpga.function_trait
 
 
 def wants_bitstream(group):
@@ -47,6 +54,52 @@ def wants_bitstream(group):
 
 def image_function_id(image):
     return (image.get('properties') or {}).get(FUNCTION_KEY)
+
+
+# How often a request waiting for another's programming lease looks again.
+LEASE_POLL_SECONDS = 0.2
+
+
+@contextlib.contextmanager
+def programming_lease(context, deployable, owner, until, hold_seconds=None,
+                      poll=LEASE_POLL_SECONDS, sleep=time.sleep):
+    """Hold the deployable's programming lease; yields the deployable.
+
+    Waits while someone else holds it, until ``until`` (a UTC datetime);
+    then DeployableBeingProgrammed. The lease lapses at ``until`` too (a
+    bind's work is bounded by its deadline), or ``hold_seconds`` after it
+    was taken when given. The deployable yielded is read after the lease
+    was taken, so it says what the previous holder left.
+    """
+    started = timeutils.utcnow()
+    while True:
+        expires_at = (until if hold_seconds is None
+                      else lease_end(hold_seconds))
+        fresh = fpga_programming.acquire_program_lease(
+            context, deployable['id'], owner, expires_at)
+        if fresh is not None:
+            break
+        now = timeutils.utcnow()
+        if now >= until:
+            raise exception.DeployableBeingProgrammed(
+                deployable=deployable['uuid'],
+                seconds=int((now - started).total_seconds()))
+        sleep(poll)
+    try:
+        yield fresh
+    finally:
+        try:
+            fpga_programming.release_program_lease(context, deployable['id'],
+                                                   owner)
+        except Exception:
+            # It lapses at ``until`` anyway.
+            LOG.exception('Could not release the programming lease of '
+                          'deployable %s', deployable['uuid'])
+
+
+def lease_end(seconds):
+    """When a lease taken now for work of ``seconds`` runs out."""
+    return timeutils.utcnow() + datetime.timedelta(seconds=seconds)
 
 
 class Programmer:
@@ -101,10 +154,12 @@ class Programmer:
 
     def ensure_programmed(self, context, deployable, controlpaths,
                           agent_host, image, function_id, timeout,
-                          arq_id=None, force=False):
+                          arq_id=None, force=False, lease_owner=None):
         """Make the deployable hold ``image``; True when it was programmed.
 
-        Skips the agent when the deployable already holds the image (unless
+        Call it holding the deployable's :func:`programming_lease` as
+        ``lease_owner``, with the deployable that lease yielded. Skips the
+        agent when the deployable already holds the image (unless
         ``force``). ``arq_id``: the ARQ binding, whose own handle does not
         count as "in use by others". The function trait is brought in line
         either way (it is idempotent and cheap when already right).
@@ -126,7 +181,13 @@ class Programmer:
                                 deployable['driver_name'], timeout=timeout)
             # Recorded only after the agent succeeded: a failed attempt
             # must not make the next bind skip programming.
-            bindings.record_bitstream(context, deployable['id'], image['id'])
+            if not fpga_programming.record_bitstream(
+                    context, deployable['id'], image['id'], function_id,
+                    lease_owner=lease_owner):
+                raise exception.ProgrammingFailed(
+                    target='deployable %s' % deployable['uuid'],
+                    reason='its programming lease ran out before the '
+                           'result was recorded')
             programmed = True
             LOG.info('Programmed bitstream %s on deployable %s (host %s)',
                      image['id'], deployable['uuid'], agent_host)

@@ -10,18 +10,20 @@ from cyborg.conf import agent
 from cyborg.conf import api
 from cyborg.conf import conductor
 from cyborg.conf import default
+from cyborg.conf import fpga
 from cyborg.conf import glance
 from cyborg.conf import gpu_devices
 from cyborg.conf import keystone
 from cyborg.conf import nova
 from cyborg.conf import pci
 from cyborg.conf import placement
+from cyborg.conf import privsep
 from cyborg.conf import service_user
 
 # Every module that registers options; opts.py lists them for the generator.
 OPTION_MODULES = (
-    default, api, agent, conductor, gpu_devices, pci,
-    glance, nova, placement, service_user, keystone,
+    default, api, agent, conductor, gpu_devices, pci, fpga,
+    glance, nova, placement, service_user, keystone, privsep,
 )
 
 DEFAULT_DB_CONNECTION = 'sqlite:///$state_path/cyborg.sqlite'

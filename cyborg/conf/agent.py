@@ -12,7 +12,9 @@ opts = [
                 default=['fake_driver'],
                 help='Accelerator drivers the agent loads, by their entry '
                      'point name in the cyborg.accelerator.driver namespace '
-                     '(fake_driver, pci_driver, nvidia_gpu_driver, ...). An '
+                     '(fake_driver, pci_driver, nvidia_gpu_driver, '
+                     'intel_fpga_driver, xilinx_fpga_driver, '
+                     'inspur_fpga_driver, ...). An '
                      'unknown or broken driver stops the agent at start.'),
     cfg.StrOpt('resource_provider_name',
                default=socket.getfqdn(),

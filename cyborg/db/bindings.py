@@ -69,6 +69,8 @@ _retry_on_contention = oslo_db_api.wrap_db_retry(
     max_retries=8, retry_interval=0.05, max_retry_interval=1,
     inc_retry_interval=True, retry_on_deadlock=True,
     exception_checker=_is_contention, jitter=True)
+# The same policy for the other modules writing bind-related rows.
+retry_on_contention = _retry_on_contention
 
 
 def _now():
@@ -276,15 +278,6 @@ def is_attach_handle_in_use(context, handle_uuid):
     return bool(context.session.execute(
         sa.select(_AH.in_use).where(_AH.uuid == handle_uuid)
     ).scalar_one_or_none())
-
-
-@_retry_on_contention
-@engine.writer
-def record_bitstream(context, deployable_id, image_uuid):
-    """Remember which bitstream the deployable holds (after programming)."""
-    context.session.execute(
-        sa.update(_DEPLOYABLE).where(_DEPLOYABLE.id == deployable_id).values(
-            bitstream_id=image_uuid, updated_at=_now()))
 
 
 # Bind leases

@@ -123,6 +123,14 @@ class Deployable(BASE):
     rp_uuid = sa.Column(sa.String(36), nullable=True)
     driver_name = sa.Column(sa.String(100), nullable=True)
     bitstream_id = sa.Column(sa.String(36), nullable=True)
+    # The function id of the bitstream cyborg programmed (from the profile
+    # or the image's accel:function_id), NULL when it names none: the
+    # provider's CUSTOM_FPGA_FUNCTION_ID_* trait is rebuilt from it.
+    function_id = sa.Column(sa.String(255), nullable=True)
+    # Who is programming the deployable now, and until when (a
+    # compare-and-swap lease: one programming at a time per deployable).
+    program_lease_owner = sa.Column(sa.String(255), nullable=True)
+    program_lease_expires_at = sa.Column(sa.DateTime, nullable=True)
     # Placement resource class of the provider; NULL when the driver reports
     # none (such a deployable gets no provider).
     resource_class = sa.Column(sa.String(255), nullable=True)

@@ -29,6 +29,9 @@ class ProviderState:
     device_status: str
     missing: bool
     placement_digest: str
+    # What cyborg last programmed into it (see cyborg.db.fpga_programming).
+    driver_name: str = None
+    function_id: str = None
 
 
 @engine.writer
@@ -76,7 +79,8 @@ def list_provider_states(context, hostname, device_id=None,
     for row in session.execute(
             sa.select(dep.c.id, dep.c.name, dep.c.resource_class,
                       dep.c.num_accelerators, dep.c.placement_digest,
-                      dep.c.missing_since, dev.c.id.label('device_id'),
+                      dep.c.missing_since, dep.c.driver_name,
+                      dep.c.function_id, dev.c.id.label('device_id'),
                       dev.c.status)
             .select_from(joined).where(*conditions).order_by(dep.c.name)):
         states.append(ProviderState(
@@ -86,7 +90,8 @@ def list_provider_states(context, hostname, device_id=None,
             traits=tuple(sorted(traits.get(row.id, ()))),
             device_id=row.device_id, device_status=row.status,
             missing=row.missing_since is not None,
-            placement_digest=row.placement_digest))
+            placement_digest=row.placement_digest,
+            driver_name=row.driver_name, function_id=row.function_id))
     return states
 
 

@@ -14,6 +14,7 @@ os.environ.setdefault(
 from cyborg import context as cyborg_context  # noqa: E402
 from cyborg.tests.fixtures import config as config_fixture  # noqa: E402
 from cyborg.tests.fixtures import database as db_fixture  # noqa: E402
+from cyborg.tests.fixtures.privsep import privsep_daemon  # noqa: E402,F401
 from cyborg.tests.fixtures.processes import rabbit  # noqa: E402,F401
 
 

@@ -11,7 +11,22 @@ What is read, per function under ``bus/pci/devices/<address>/``:
 network interfaces under ``net/``, and, on request, the mediated device
 types under ``mdev_supported_types/<type>/`` (``name``,
 ``available_instances``, ``devices/``). Mdevs are created and removed
-through ``class/mdev_bus/<address>/``, the kernel's interface for that.
+through ``class/mdev_bus/<address>/``, the kernel's interface for that; the
+writes themselves are made by the privsep daemon (``cyborg.privsep``).
+
+FPGA management and ports, on request, in the two layouts Linux has had:
+
+* the in-kernel DFL driver: ``<function>/fpga_region/region<N>/`` holds
+  ``dfl-fme.<M>`` (the management engine; its PR region's id is
+  ``dfl-fme-region.<K>/fpga_region/region<J>/compat_id``, or
+  ``pr/interface_id`` on older kernels) and ``dfl-port.<M>`` (``afu_id``:
+  what the port's region runs); private features appear on the DFL bus as
+  ``bus/dfl/devices/dfl_dev.<N>`` (``type``, ``feature_id``);
+* OPAE's out-of-tree ``intel-fpga`` driver: ``<function>/fpga/
+  intel-fpga-dev.<N>/`` holds ``intel-fpga-fme.<M>/pr/interface_id`` and
+  ``intel-fpga-port.<M>/afu_id``.
+
+A port released to an SR-IOV VF appears under the VF's function.
 
 A file that is missing or malformed makes the device it belongs to
 unusable, never the host: the scan logs one line naming the device and the
@@ -31,6 +46,7 @@ import uuid
 
 from cyborg.accelerator import inventory
 from cyborg import exception
+from cyborg.privsep import sysfs as privsep_sysfs
 
 LOG = logging.getLogger(__name__)
 
@@ -81,6 +97,44 @@ class MdevType:
     def capacity(self):
         """How many mdevs of this type the device holds: free plus made."""
         return self.available_instances + len(self.existing_mdevs)
+
+
+@dataclasses.dataclass(frozen=True)
+class FpgaManager:
+    """The management engine (FME) of an FPGA card, on its PF.
+
+    ``layout`` is ``dfl`` or ``intel-fpga``; ``region_id`` is the id of
+    the static region's interface (what a PR bitstream must be built
+    for), lowercase hex without dashes, None when sysfs does not say.
+    """
+
+    address: str
+    name: str
+    layout: str
+    region_id: typing.Optional[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class FpgaPort:
+    """A port (AFU slot) of an FPGA card, on the function it sits on.
+
+    ``afu_id``: the id of the function loaded in it, lowercase hex
+    without dashes; None when unreadable.
+    """
+
+    address: str
+    name: str
+    afu_id: typing.Optional[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class DflDevice:
+    """A device on the DFL bus: a private feature of an FPGA card."""
+
+    name: str
+    fiu_type: int
+    feature_id: int
+    pci_address: typing.Optional[str]
 
 
 class Sysfs:
@@ -172,7 +226,9 @@ class Sysfs:
             LOG.info('mdev %s already exists on %s', mdev_uuid, address)
             return
         try:
-            (type_dir / 'create').write_text(mdev_uuid)
+            # Root's file: the privsep daemon writes it.
+            privsep_sysfs.write_mdev_create(
+                os.path.abspath(type_dir / 'create'), mdev_uuid)
         except OSError as exc:
             # A concurrent or earlier create that the kernel finished
             # counts as success.
@@ -193,7 +249,8 @@ class Sysfs:
             LOG.info('mdev %s is already gone from %s', mdev_uuid, address)
             return
         try:
-            (mdev_dir / 'remove').write_text('1')
+            privsep_sysfs.write_mdev_remove(
+                os.path.abspath(mdev_dir / 'remove'))
         except OSError as exc:
             if not mdev_dir.exists():
                 return
@@ -201,6 +258,83 @@ class Sysfs:
                 action='remove', uuid=mdev_uuid, mdev_type=type_id,
                 address=address, reason=str(exc))
         LOG.info('Removed mdev %s from %s', mdev_uuid, address)
+
+
+    # FPGA cards --------------------------------------------------------
+
+    def _fpga_containers(self, address):
+        """(layout, directory) of each FPGA container under the function."""
+        path = self._pci_devices / address
+        found = []
+        for region in _list_dir(path / 'fpga_region'):
+            if re.fullmatch(r'region\d+', region):
+                found.append(('dfl', path / 'fpga_region' / region))
+        for dev in _list_dir(path / 'fpga'):
+            if re.fullmatch(r'intel-fpga-dev\.\d+', dev):
+                found.append(('intel-fpga', path / 'fpga' / dev))
+        return found
+
+    def fpga_manager(self, address):
+        """The FME on the function at ``address``, or None."""
+        for layout, container in self._fpga_containers(address):
+            prefix = 'dfl-fme' if layout == 'dfl' else 'intel-fpga-fme'
+            for name in _list_dir(container):
+                if re.fullmatch(re.escape(prefix) + r'\.\d+', name):
+                    fme = container / name
+                    return FpgaManager(
+                        address=address, name=name, layout=layout,
+                        region_id=self._fme_region_id(fme))
+        return None
+
+    def _fme_region_id(self, fme):
+        """compat_id of the FME's PR region, else its pr/interface_id."""
+        candidates = []
+        for pr_region in _list_dir(fme):
+            if re.fullmatch(r'dfl-fme-region\.\d+', pr_region):
+                regions = fme / pr_region / 'fpga_region'
+                candidates += [regions / region / 'compat_id'
+                               for region in _list_dir(regions)]
+        candidates.append(fme / 'pr' / 'interface_id')
+        for path in candidates:
+            if path.exists():
+                return _read_fpga_id(path, required=False)
+        return None
+
+    def fpga_ports(self, address):
+        """The FPGA ports on the function at ``address`` (PF or VF)."""
+        ports = []
+        for layout, container in self._fpga_containers(address):
+            prefix = 'dfl-port' if layout == 'dfl' else 'intel-fpga-port'
+            for name in _list_dir(container):
+                if re.fullmatch(re.escape(prefix) + r'\.\d+', name):
+                    ports.append(FpgaPort(
+                        address=address, name=name,
+                        afu_id=_read_fpga_id(container / name / 'afu_id',
+                                             required=False)))
+        return tuple(ports)
+
+    def dfl_devices(self):
+        """Every device on the DFL bus, with the PCI function it is on."""
+        bus = self.root / 'bus' / 'dfl' / 'devices'
+        devices = []
+        for name in _list_dir(bus):
+            if not re.fullmatch(r'dfl_dev\.\d+', name):
+                continue
+            try:
+                fiu_type = int(_read_text(bus / name / 'type'), 0)
+                feature_id = int(_read_text(bus / name / 'feature_id'), 0)
+            except (MalformedSysfsFile, ValueError) as exc:
+                LOG.warning('Skipping DFL device %s: %s', name, exc)
+                continue
+            # The link's target runs through the card's PCI function:
+            # .../0000:5e:00.0/fpga_region/region0/dfl-fme.0/dfl_dev.0.
+            target = os.path.realpath(bus / name)
+            addresses = [part for part in target.split(os.sep)
+                         if PCI_ADDRESS_RE.fullmatch(part)]
+            devices.append(DflDevice(
+                name=name, fiu_type=fiu_type, feature_id=feature_id,
+                pci_address=addresses[-1] if addresses else None))
+        return devices
 
 
 def _check_mdev_request(address, type_id, mdev_uuid):
@@ -235,6 +369,26 @@ def _read_hex_id(path, digits, required=True):
             path, 'is malformed (%r): expected 0x and %d hex digits'
                   % (text, digits))
     return text[2:].lower()
+
+
+def _read_fpga_id(path, required=True):
+    """An FPGA id file ('d8424dc4a4a3c413f89e433683f9040b', or with dashes,
+    or two 0x-less 64-bit halves) as 32 lowercase hex digits."""
+    try:
+        text = _read_text(path)
+    except MalformedSysfsFile as exc:
+        if required:
+            raise
+        LOG.warning('Cannot read %s', exc)
+        return None
+    digits = text.replace('-', '').lower()
+    if not re.fullmatch(r'[0-9a-f]{32}', digits):
+        if required:
+            raise MalformedSysfsFile(path, 'is malformed (%r): expected a '
+                                           '128-bit hex id' % text)
+        LOG.warning('Ignoring %s: %r is not a 128-bit hex id', path, text)
+        return None
+    return digits
 
 
 def _read_address_link(path):

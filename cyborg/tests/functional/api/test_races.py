@@ -90,12 +90,11 @@ def test_two_binds_for_one_instance_one_wins(any_db, api, deployable):
         first, second = seed.create_arqs(any_db, profile, 2)
         instance = str(uuid.uuid4())
 
+        ops = _bind_ops('test-host', deployable['rp_uuid'], instance)
         statuses = _run_together(*[
-            lambda arq=arq: _request(api, 'PATCH',
+            lambda arq=arq, ops=ops: _request(api, 'PATCH',
                                      '/v2/accelerator_requests/%s' % arq,
-                                     _bind_ops('test-host',
-                                               deployable['rp_uuid'],
-                                               instance)).status_int
+                                     ops).status_int
             for arq in (first, second)])
 
         assert sorted(statuses) == [202, 400], statuses
@@ -119,9 +118,9 @@ def test_a_delete_during_a_bind_frees_the_handle(any_db, api, deployable,
                                     instance_uuid=str(uuid.uuid4()))
 
             _outcome, response = _run_together(
-                lambda: manager.binder.bind_batch(context, [arq]),
-                lambda: _request(api, 'DELETE',
-                                 '/v2/accelerator_requests?arqs=%s' % arq))
+                lambda arq=arq: manager.binder.bind_batch(context, [arq]),
+                lambda arq=arq: _request(
+                    api, 'DELETE', '/v2/accelerator_requests?arqs=%s' % arq))
 
             assert response.status_int == 204
             assert seed.arqs(any_db, [arq]) == {}

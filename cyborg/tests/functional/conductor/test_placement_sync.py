@@ -3,12 +3,14 @@
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from cyborg.accelerator import inventory
 from cyborg.clients import placement as placement_client
 from cyborg.conductor import placement_sync
 from cyborg.conductor import reports
 from cyborg.db import agent_hosts
+from cyborg.db import fpga_programming
 from cyborg.db import inventory as inventory_db
 from cyborg.db import models
 from cyborg import exception
@@ -126,25 +128,43 @@ def test_resource_class_removed_deletes_the_provider(conductor,
     assert conductor.tree(host) == {}
 
 
-def test_function_id_traits_on_the_provider_are_kept(conductor,
-                                                     admin_context):
-    # Binding swaps CUSTOM_FPGA_FUNCTION_ID_* traits; our sync keeps them.
+def test_function_id_trait_follows_what_cyborg_programmed(conductor,
+                                                         admin_context, db):
+    # The driver's function trait stands until cyborg programs the
+    # deployable; then the recorded function wins, and a trait set behind
+    # our back is replaced, by the sync and by the reconciler alike.
     host = new_host(conductor)
     name = host[0] + '_0000:3b:00.0'
-    conductor.report(admin_context, host,
-                     [builders.pci_device(host[0], '0000:3b:00.0')])
-    rp = inventory_db.provider_uuid(name)
-    function_trait = 'CUSTOM_FPGA_FUNCTION_ID_FAKE_ABC'
-    conductor.client.ensure_traits([function_trait])
-    generation, traits = conductor.client.get_provider_traits(rp)
-    conductor.client.set_provider_traits(rp, generation,
-                                         traits + [function_trait])
-
-    conductor.report(admin_context, host, [builders.pci_device(
-        host[0], '0000:3b:00.0', traits=('CUSTOM_NEW',))])
-
+    reported = builders.pci_device(host[0], '0000:3b:00.0', traits=(
+        'CUSTOM_FPGA_FUNCTION_ID_FAKE_FACTORY', 'CUSTOM_X'))
+    conductor.report(admin_context, host, [reported])
     assert conductor.tree(host)[name]['traits'] == [
-        'CUSTOM_FPGA_FUNCTION_ID_FAKE_ABC', 'CUSTOM_NEW', OWNER]
+        'CUSTOM_FPGA_FUNCTION_ID_FAKE_FACTORY', 'CUSTOM_X', OWNER]
+
+    deployable_id = _deployable_id(db, name)
+    assert fpga_programming.record_bitstream(
+        admin_context, deployable_id, str(uuid.uuid4()), function_id='abc-1')
+    conductor.sync.sync_host(admin_context, host[0])
+    assert conductor.tree(host)[name]['traits'] == [
+        'CUSTOM_FPGA_FUNCTION_ID_FAKE_ABC_1', 'CUSTOM_X', OWNER]
+
+    rp = inventory_db.provider_uuid(name)
+    conductor.client.ensure_traits(['CUSTOM_FPGA_FUNCTION_ID_FAKE_STRAY'])
+    generation, _traits = conductor.client.get_provider_traits(rp)
+    conductor.client.set_provider_traits(
+        rp, generation, ['CUSTOM_FPGA_FUNCTION_ID_FAKE_STRAY', OWNER])
+    conductor.sync.reconcile_host(admin_context,
+                                  agent_hosts.get_host(admin_context,
+                                                       host[0]))
+    assert conductor.tree(host)[name]['traits'] == [
+        'CUSTOM_FPGA_FUNCTION_ID_FAKE_ABC_1', 'CUSTOM_X', OWNER]
+
+
+def _deployable_id(engine, name):
+    table = models.Deployable.__table__
+    with engine.connect() as connection:
+        return connection.execute(sa.select(table.c.id).where(
+            table.c.name == name)).scalar_one()
 
 
 def test_reconcile_heals_deleted_provider_and_inventory(conductor,

@@ -6,6 +6,7 @@ from oslo_utils import timeutils
 import pytest
 
 from cyborg.db import bindings
+from cyborg.db import fpga_programming
 from cyborg import exception
 from cyborg.tests.fixtures import binding as seed
 
@@ -77,8 +78,8 @@ class TestClaim:
             self, db, admin_context, deployable):
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
         arq = _lease(admin_context, arq_uuid)
-        bindings.record_bitstream(admin_context, deployable['deployable_id'],
-                                  'image-b')
+        fpga_programming.record_bitstream(
+            admin_context, deployable['deployable_id'], 'image-b')
         with pytest.raises(exception.DeployableReprogrammed):
             bindings.claim_attach_handle(admin_context, arq['id'],
                                          deployable['deployable_id'],

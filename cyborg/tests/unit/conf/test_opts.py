@@ -30,7 +30,8 @@ def test_every_own_option_is_listed_for_the_generator():
     # would be absent from the sample config operators read.
     conf, listed = _registered_cyborg_opts()
     for group_name in ('api', 'agent', 'conductor', 'gpu_devices', 'pci',
-                       'glance', 'service_user'):
+                       'glance', 'service_user', 'intel_fpga', 'xilinx_fpga',
+                       'cyborg_privsep'):
         for name in conf[group_name]:
             assert (group_name, name) in listed, (group_name, name)
 
@@ -43,9 +44,11 @@ def test_oslo_config_generator_lists_our_groups(tmp_path):
     text = out.read_text()
     for section in ('[DEFAULT]', '[api]', '[agent]', '[conductor]',
                     '[gpu_devices]', '[pci]', '[glance]', '[nova]',
-                    '[placement]', '[service_user]'):
+                    '[placement]', '[service_user]', '[intel_fpga]',
+                    '[xilinx_fpga]', '[cyborg_privsep]'):
         assert section in text, section
     for option in ('bind_timeout', 'enabled_drivers', 'passthrough_whitelist',
                    'enabled_vgpu_types', 'public_endpoint', 'sysfs_root',
-                   'reconcile_interval'):
+                   'reconcile_interval', 'fpgaconf_path', 'xbmgmt_path',
+                   'program_timeout', 'helper_command'):
         assert '\n#%s =' % option in text, option
