@@ -4,13 +4,13 @@ Each request of each YAML file is one pytest test, named
 ``test_gabbi[<file>/<request name>]`` (gabbi's spelling of the name:
 lower case, ``_`` for spaces), so a failure names the request that broke.
 A file's requests depend on the earlier ones, so they run in file order
-against one start of the file's fixtures (see fixtures.py): the
-module-scoped, per-file ``gabbi_file`` fixture starts them before the
-file's first request and stops them after its last, and every request of a
-file carries ``xdist_group`` so that ``--dist loadgroup`` sends the whole
-file, in order, to one worker. Once a request fails, the file's later
-requests are skipped with "earlier request X failed" rather than failing
-in confusing ways of their own.
+against one start of the file's fixtures (see fixtures.py): ``Runner``
+starts them before the file's first request and stops them after its last,
+and every request of a file carries ``xdist_group`` so that ``--dist
+loadgroup`` sends the whole file, in order, to one worker. Once a request
+fails, the file's later requests are skipped with "earlier request X
+failed" rather than failing in confusing ways of their own. A later
+request selected alone (``-k``, a node id) replays the earlier ones first.
 
 gabbi's own pytest plugin (``py_test_generator``) is not used: it claims
 every collected test whose id contains a ":" as one of its own, which
