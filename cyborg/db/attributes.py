@@ -1,8 +1,20 @@
-"""Data access for deployable attributes (free-form key/value pairs).
+"""Data access for deployable attributes, and the keys the conductor records.
 
-Attribute writes do not touch Placement: resource class and traits, the
-things Placement sees, are not attributes in this schema.
+Every deployable has one attribute row per key, as upstream keeps them:
+``rc`` (its resource class, when it has one), ``trait0`` .. ``traitN-1``
+(its traits in name order) and the driver's own free-form attributes. The
+conductor writes them from each agent report (``inventory.py``), in the same
+transaction as the rest of the report's diff, with ``recorded_attributes``
+saying what they must be; a report makes them exactly that, so a row added
+through the API lives until the host's next full report.
+
+The rows are what the API shows (here and as a deployable's
+``attributes_list``), never what Placement reads: the sync reads the
+``resource_class`` column and the ``deployable_traits`` table, so attribute
+writes through the API do not touch Placement.
 """
+
+import re
 
 from oslo_db import exception as db_exc
 from oslo_utils import timeutils
@@ -16,6 +28,50 @@ from cyborg import exception
 
 _ATTRIBUTE = models.Attribute
 _DEPLOYABLE = models.Deployable
+
+RC_KEY = 'rc'
+# Upstream's tools read every key starting with "trait" as a trait, so the
+# whole prefix is ours, not only "trait<N>".
+TRAIT_KEY_PREFIX = 'trait'
+_TRAIT_KEY = re.compile(r'^trait(\d+)$')
+
+
+def is_reserved_key(key):
+    """Whether a driver may not use ``key`` for an attribute of its own."""
+    # Case-blind: MariaDB's default collation makes "RC" the same key as
+    # "rc" under the (deployable_id, key) unique constraint.
+    key = key.lower()
+    return key == RC_KEY or key.startswith(TRAIT_KEY_PREFIX)
+
+
+def recorded_attributes(resource_class, traits, attributes):
+    """{key: value} of the attribute rows a deployable's report stands for.
+
+    ``attributes`` are the driver's own; their keys are not reserved (the
+    report's validation refuses those that are).
+    """
+    recorded = {}
+    if resource_class:
+        recorded[RC_KEY] = resource_class
+    for index, trait in enumerate(sorted(set(traits))):
+        recorded['%s%d' % (TRAIT_KEY_PREFIX, index)] = trait
+    recorded.update((key, str(value)) for key, value in attributes.items())
+    return recorded
+
+
+def list_position(key, row_id):
+    """Sort key of an attribute in ``attributes_list``.
+
+    ``rc`` first, then ``trait0``, ``trait1``, .. by number (``trait10``
+    after ``trait9``), then the rest by row id: the order upstream's
+    readers expect, and one that does not change between reads.
+    """
+    if key == RC_KEY:
+        return (0, 0, row_id)
+    match = _TRAIT_KEY.match(key)
+    if match:
+        return (1, int(match.group(1)), row_id)
+    return (2, 0, row_id)
 
 
 def _row_by_uuid(context, uuid):

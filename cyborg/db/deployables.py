@@ -1,25 +1,24 @@
 """Data access for deployables, as the API reads them.
 
-The API shows upstream's ``attributes_list``: a list of single-key maps
-built from the deployable's resource class (``{"rc": ...}``), its traits
-(``{"trait0": ...}``, ``{"trait1": ...}``, in name order) and its
-free-form attribute rows. Resource class and traits are stored in their own
-column and table here, so the list is assembled on read: one query for the
-deployables, one for their traits and one for their attributes, whatever
-the page size.
+The API shows upstream's ``attributes_list``: a list of single-key maps,
+one per attribute row of the deployable (``{"rc": ...}``,
+``{"trait0": ...}``, .. and the free-form ones; see ``attributes.py`` for
+what the conductor records). It is built from those rows alone, so it and
+``GET /v2/attributes`` cannot disagree: one query for the deployables and
+one for their attributes, whatever the page size.
 """
 
 import collections
 
 import sqlalchemy as sa
 
+from cyborg.db import attributes
 from cyborg.db import engine
 from cyborg.db import pagination
 from cyborg.db import models
 from cyborg import exception
 
 _DEPLOYABLE = models.Deployable
-_TRAIT = models.DeployableTrait
 _ATTRIBUTE = models.Attribute
 
 # Bound parameters per IN (...) list, well under every backend's limit.
@@ -37,32 +36,24 @@ def _chunks(ids):
 
 
 def _with_attributes(context, rows):
-    """Dicts of rows, each with its synthesised ``attributes_list``."""
+    """Dicts of rows, each with its ``attributes_list`` from its rows."""
     ids = [row.id for row in rows]
-    traits = collections.defaultdict(list)
-    attributes = collections.defaultdict(list)
+    found = collections.defaultdict(list)
     for chunk in _chunks(ids):
-        for dep_id, trait in context.session.execute(
-                sa.select(_TRAIT.deployable_id, _TRAIT.trait)
-                .where(_TRAIT.deployable_id.in_(chunk))
-                .order_by(_TRAIT.deployable_id, _TRAIT.trait)):
-            traits[dep_id].append(trait)
-        for dep_id, key, value in context.session.execute(
-                sa.select(_ATTRIBUTE.deployable_id, _ATTRIBUTE.key,
-                          _ATTRIBUTE.value)
-                .where(_ATTRIBUTE.deployable_id.in_(chunk))
-                .order_by(_ATTRIBUTE.deployable_id, _ATTRIBUTE.id)):
-            attributes[dep_id].append({key: value})
+        for row in context.session.execute(
+                sa.select(_ATTRIBUTE.id, _ATTRIBUTE.deployable_id,
+                          _ATTRIBUTE.key, _ATTRIBUTE.value)
+                .where(_ATTRIBUTE.deployable_id.in_(chunk))):
+            found[row.deployable_id].append(row)
     result = []
     for row in rows:
         deployable = row._asdict()
-        synthesised = []
-        if row.resource_class:
-            synthesised.append({'rc': row.resource_class})
-        synthesised.extend({'trait%d' % index: trait}
-                           for index, trait in enumerate(traits[row.id]))
-        synthesised.extend(attributes[row.id])
-        deployable['attributes_list'] = synthesised
+        # Ordered here, not in SQL: "trait10 after trait9" is a numeric
+        # order on part of a string, with no portable SQL spelling.
+        ordered = sorted(found[row.id], key=lambda attr:
+                         attributes.list_position(attr.key, attr.id))
+        deployable['attributes_list'] = [{attr.key: attr.value}
+                                         for attr in ordered]
         result.append(deployable)
     return result
 

@@ -11,6 +11,15 @@ path; a deployable is its (globally unique) name; an attach handle is its
 deployable plus the canonical JSON of its attach info; an attribute is its
 key; a trait is its value.
 
+A deployable's resource class and traits are stored twice, on purpose: in
+the ``resource_class`` column and the ``deployable_traits`` table, which the
+Placement sync reads, and as the attribute rows ``rc`` and ``trait0`` ..
+``traitN-1`` (traits in name order) next to the driver's own attributes,
+which the API shows (see ``attributes.py``). Both are written here, from the
+same report in the same transaction, so they cannot drift; a changed trait
+set renumbers the ``trait<N>`` rows by updating values in place, adding or
+deleting only the tail.
+
 A deployable that vanished from the report while an ARQ still holds it (the
 ARQ names it, or one of its handles, or a handle is marked in use) is not
 deleted: it and its device get ``missing_since`` and keep their rows, so the
@@ -31,6 +40,7 @@ import sqlalchemy as sa
 
 from cyborg.accelerator import inventory as report_format
 from cyborg.db import agent_hosts
+from cyborg.db import attributes as attribute_keys
 from cyborg.db import engine
 from cyborg.db import models
 from cyborg import exception
@@ -114,6 +124,10 @@ def validate_report(hostname, devices):
                 if not key or not _is_short_text(key, 255):
                     raise invalid('deployable %s: bad attribute key %r'
                                   % (dep.name, key))
+                if attribute_keys.is_reserved_key(key):
+                    raise invalid('deployable %s: attribute key %r is '
+                                  'reserved for the resource class and '
+                                  'traits' % (dep.name, key))
             if dep.name in names:
                 raise invalid('deployable name %s reported twice' % dep.name)
             names.add(dep.name)
@@ -449,8 +463,9 @@ def _sync_deployable_children(session, wanted, dep_ids, rows):
             changed.add(dep_id)
 
         have = rows.attributes.get(dep_id, {})
-        for key, value in dep.attributes.items():
-            value = str(value)
+        recorded = attribute_keys.recorded_attributes(
+            dep.resource_class, dep.traits, dep.attributes)
+        for key, value in recorded.items():
             if key not in have:
                 new_attrs.append({'uuid': str(uuidlib.uuid4()),
                                   'deployable_id': dep_id, 'key': key,
@@ -459,7 +474,7 @@ def _sync_deployable_children(session, wanted, dep_ids, rows):
             elif have[key].value != value:
                 attr_changes[have[key].id] = {'value': value}
                 changed.add(dep_id)
-        for key in set(have) - set(dep.attributes):
+        for key in set(have) - set(recorded):
             gone_attrs.append(have[key].id)
             changed.add(dep_id)
 

@@ -4,8 +4,9 @@ Each YAML file names a fixture in its ``fixtures:`` list. ``APIFixture``
 gives the file a fresh SQLite database file with the schema, a private
 ConfigOpts (noauth), the stand-in conductor on a ``fake://`` RPC server
 and the WSGI application. ``InventoryFixture`` also seeds a host's worth of
-devices, deployables, traits, attributes and attach handles straight into
-the database, as a conductor would after an agent report.
+devices, deployables, traits, attributes (``rc`` and ``trait<N>`` too) and
+attach handles straight into the database, as a conductor would after an
+agent report.
 
 The values tests need (project ids, uuids) are exported as environment
 variables, read in YAML as ``$ENVIRON['NAME']``.
@@ -24,6 +25,7 @@ import oslo_messaging as messaging
 import sqlalchemy as sa
 
 from cyborg.api import app as api_app
+from cyborg.db import attributes as db_attributes
 from cyborg.db import engine as db_engine
 from cyborg.db import models
 from cyborg import rpc
@@ -137,12 +139,21 @@ class InventoryFixture(APIFixture):
         with engine.begin() as conn:
             fpga = self._device(conn, 'FPGA', '0x8086', '0x09c4', 'FPGA')
             gpu = self._device(conn, 'GPU', '10de', '1eb8', 'GPU')
+            fpga_traits = ['CUSTOM_FPGA_INTEL',
+                           'CUSTOM_FPGA_INTEL_PAC_ARRIA10']
             conn.execute(sa.insert(models.DeployableTrait.__table__), [
-                {'deployable_id': fpga['deployable_id'],
-                 'trait': 'CUSTOM_FPGA_INTEL'},
-                {'deployable_id': fpga['deployable_id'],
-                 'trait': 'CUSTOM_FPGA_INTEL_PAC_ARRIA10'},
-            ])
+                {'deployable_id': fpga['deployable_id'], 'trait': trait}
+                for trait in fpga_traits])
+            # The attribute rows a report records: rc and trait<N> (see
+            # cyborg/db/attributes.py), then the driver's own.
+            for seeded, traits in ((fpga, fpga_traits), (gpu, [])):
+                recorded = db_attributes.recorded_attributes(
+                    seeded['resource_class'], traits, {})
+                for key, value in recorded.items():
+                    _insert(conn, models.Attribute,
+                            uuid=uuidutils.generate_uuid(),
+                            deployable_id=seeded['deployable_id'], key=key,
+                            value=value)
             env['FPGA_ATTRIBUTE_UUID'] = uuidutils.generate_uuid()
             _insert(conn, models.Attribute, uuid=env['FPGA_ATTRIBUTE_UUID'],
                     deployable_id=fpga['deployable_id'], key='firmware',
@@ -180,7 +191,8 @@ class InventoryFixture(APIFixture):
     def _device(conn, device_type, vendor, model, resource_class):
         seeded = {'device_uuid': uuidutils.generate_uuid(),
                   'deployable_uuid': uuidutils.generate_uuid(),
-                  'rp_uuid': uuidutils.generate_uuid()}
+                  'rp_uuid': uuidutils.generate_uuid(),
+                  'resource_class': resource_class}
         device_id = _insert(
             conn, models.Device, uuid=seeded['device_uuid'], type=device_type,
             vendor=vendor, model=model, hostname='compute-1',

@@ -42,8 +42,10 @@ def test_first_report_creates_every_row(any_db, admin_context):
         2, 'FPGA', inventory_db.provider_uuid(name))
     assert sorted(t.trait for t in builders.rows(
         any_db, models.DeployableTrait)) == ['CUSTOM_A', 'CUSTOM_B']
-    assert [(a.key, a.value) for a in builders.rows(
-        any_db, models.Attribute)] == [('foo', 'bar')]
+    assert sorted((a.key, a.value) for a in builders.rows(
+        any_db, models.Attribute)) == [
+        ('foo', 'bar'), ('rc', 'FPGA'), ('trait0', 'CUSTOM_A'),
+        ('trait1', 'CUSTOM_B')]
     handles = builders.rows(any_db, models.AttachHandle)
     assert len(handles) == 2 and not any(h.in_use for h in handles)
     assert all(h.cpid_id == cpid.id for h in handles)
@@ -94,7 +96,9 @@ def test_changes_are_updates_in_place(any_db, admin_context):
         any_db, models.DeployableTrait)) == ['CUSTOM_B', 'CUSTOM_C']
     assert {a.key: a.value for a in builders.rows(
         any_db, models.Attribute)} == {'keep': '1', 'change': 'new',
-                                       'added': 'y'}
+                                       'added': 'y', 'rc': 'CUSTOM_ACCEL',
+                                       'trait0': 'CUSTOM_B',
+                                       'trait1': 'CUSTOM_C'}
     handles = builders.rows(any_db, models.AttachHandle)
     assert len(handles) == 3 and {h.attach_type for h in handles} == {'PCI'}
     # The same handle is updated, not replaced: its uuid survives.
@@ -116,7 +120,8 @@ def test_removed_device_is_deleted_with_all_its_rows(any_db, admin_context):
     assert builders.table_count(any_db, models.ControlpathID) == 1
     assert builders.table_count(any_db, models.Deployable) == 1
     assert builders.table_count(any_db, models.AttachHandle) == 1
-    assert builders.table_count(any_db, models.Attribute) == 0
+    # What is left is the kept deployable's rc and trait0.
+    assert builders.table_count(any_db, models.Attribute) == 2
     assert builders.table_count(any_db, models.DeployableTrait) == 1
 
 
