@@ -6,6 +6,7 @@ openstacksdk discovers the v2 API from ``GET /`` itself. Every call goes
 through the real API, conductor, agent (fake driver) and Placement.
 """
 
+import json
 import time
 import uuid
 
@@ -128,3 +129,15 @@ def test_devices_and_deployables(sdk):
     assert acc.get_device(device.uuid).uuid == device.uuid
     [deployable] = list(acc.deployables())
     assert acc.get_deployable(deployable.id).name == deployable.name
+
+
+def test_discovered_attributes_are_recorded(sdk):
+    # The agent's report became one attribute row per key (rc, trait<N>),
+    # which /v2/attributes lists and attributes_list mirrors.
+    acc, _rp, _host = sdk
+    [deployable] = list(acc.deployables())
+    rows = {(a.key, a.value) for a in acc.attributes()}
+    assert rows == {('rc', 'FPGA'), ('trait0', 'CUSTOM_FAKE_DEVICE')}
+    shown = acc.get('/deployables/%s' % deployable.id).json()
+    assert json.loads(shown['attributes_list']) == [
+        {'rc': 'FPGA'}, {'trait0': 'CUSTOM_FAKE_DEVICE'}]
