@@ -71,7 +71,8 @@ def test_an_unknown_driver_is_refused_with_the_installed_ones(conf):
     assert str(caught.value) == (
         'Accelerator driver intel_fgpa_driver cannot be loaded: no such '
         'driver in namespace cyborg.accelerator.driver (installed: '
-        'fake_driver, nvidia_gpu_driver, pci_driver)')
+        'fake_driver, huawei_ascend_driver, inspur_nvme_ssd_driver, '
+        'intel_nic_driver, intel_qat_driver, nvidia_gpu_driver, pci_driver)')
 
 
 @pytest.mark.parametrize('target,reason', [
