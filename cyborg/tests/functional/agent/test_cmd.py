@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 
+from cyborg.accelerator.drivers import base
 from cyborg.clients import placement as placement_client
 from cyborg.tests.fixtures import agent as agent_fixture
 
@@ -62,7 +63,7 @@ def test_an_unknown_driver_stops_the_start_with_one_line(tmp_path):
     assert _error_lines(result.stderr) == [
         'cyborg-agent: error: Accelerator driver fpga_drvier cannot be '
         'loaded: no such driver in namespace cyborg.accelerator.driver '
-        '(installed: fake_driver, nvidia_gpu_driver, pci_driver)']
+        '(installed: %s)' % ', '.join(base.available_driver_names())]
     assert result.stderr.rstrip().splitlines()[-1] == _error_lines(
         result.stderr)[0]
 
