@@ -11,6 +11,7 @@ import shutil
 from cyborg.accelerator import inventory
 from cyborg.conf import nic_devices
 from cyborg import context as cyborg_context
+from cyborg.db import arqs as arqs_db
 from cyborg.db import models
 from cyborg.tests.fixtures import placement as placement_fixture
 from cyborg.tests.fixtures import sysfs_families as families
@@ -240,9 +241,10 @@ def test_vf_count_lowered_under_a_bound_vf(family_host, sysfs_tree, db):
     assert row['state'] == 'BindFailed'
     assert 'No free accelerator left' in row['bind_error']
 
-    # Its guest goes away; the next report drops the handle.
-    family_host.conductor_api.unbind_arqs(
-        cyborg_context.get_admin_context(), [vf2_arq])
+    # Its guest goes away (Nova deletes its ARQs, which frees the handle);
+    # the next report drops the handle.
+    arqs_db.delete_arqs(cyborg_context.get_admin_context(), uuids=[vf2_arq],
+                        allow_bound=True)
     assert family_host.report() == 'heartbeat'
     assert family_host.agent.reporter.run(force_full=True) == 'full'
     handles = builders.rows(db, models.AttachHandle)
