@@ -8,6 +8,11 @@ PCI addresses in ``controlpath.info`` and ``AttachHandle.info`` are dicts of
 strings ``{"domain": "0000", "bus": "0c", "device": "00", "function": "1"}``
 (an mdev handle adds ``asked_type`` and ``vgpu_mark``, a NIC handle
 ``physical_network``); they are stored as JSON with sorted keys.
+
+A handle is identified by its info without the keys of
+:data:`HANDLE_LABEL_KEYS`: those describe how the function is used (the
+physnet of a NIC), not which function it is, so a changed label updates
+the handle instead of making a second handle for the same function.
 """
 
 import dataclasses
@@ -15,8 +20,9 @@ import hashlib
 import json
 import typing
 
-DEVICE_TYPES = ('GPU', 'FPGA', 'AICHIP', 'QAT', 'NIC', 'SSD')
+DEVICE_TYPES = ('GPU', 'FPGA', 'AICHIP', 'QAT', 'NIC', 'SSD', 'PCI')
 ATTACH_TYPES = ('PCI', 'MDEV', 'TEST_PCI')
+HANDLE_LABEL_KEYS = ('physical_network',)
 
 
 def canonical_json(value):
@@ -36,6 +42,12 @@ def pci_address_dict(address):
 def pci_address_str(info):
     """The inverse of pci_address_dict."""
     return '%(domain)s:%(bus)s:%(device)s.%(function)s' % info
+
+
+def handle_identity(info):
+    """The canonical JSON naming the function an attach info is about."""
+    return canonical_json({key: value for key, value in info.items()
+                           if key not in HANDLE_LABEL_KEYS})
 
 
 @dataclasses.dataclass

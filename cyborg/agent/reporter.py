@@ -1,11 +1,11 @@
 """Discover with every driver and tell the conductor, cheaply when unchanged.
 
-Each run discovers with every enabled driver, concatenates the devices and
-fingerprints the result. A full report (``report_data``) goes out when the
-fingerprint differs from the last one the conductor accepted, or when the
-conductor answers a heartbeat asking for one (it restarted on an empty
-cache, or lost this host's state); otherwise only the fingerprint travels,
-in a ``heartbeat``.
+Each run discovers with every enabled driver, merges the devices (each PCI
+function once: see ``merge.py``) and fingerprints the result. A full
+report (``report_data``) goes out when the fingerprint differs from the
+last one the conductor accepted, or when the conductor answers a heartbeat
+asking for one (it restarted on an empty cache, or lost this host's
+state); otherwise only the fingerprint travels, in a ``heartbeat``.
 
 A driver that fails to discover makes the run send no report at all: a
 report without that driver's devices would tell the conductor they are
@@ -17,6 +17,7 @@ import logging
 import threading
 
 from cyborg.accelerator import inventory
+from cyborg.agent import merge
 from cyborg import context as cyborg_context
 
 LOG = logging.getLogger(__name__)
@@ -26,12 +27,13 @@ class DiscoveryFailed(Exception):
     """An enabled driver raised during discover()."""
 
 
-def discover_all(drivers):
-    """Every driver's devices, concatenated in driver order.
+def discover_all(drivers, merger=None):
+    """Every driver's devices in driver order, each PCI function once
+    (see :mod:`cyborg.agent.merge`).
 
     DiscoveryFailed when a driver raises (logged with its traceback).
     """
-    devices = []
+    results = []
     for driver in drivers:
         try:
             found = driver.discover()
@@ -39,8 +41,8 @@ def discover_all(drivers):
             LOG.exception('Driver %s failed to discover devices',
                           type(driver).__name__)
             raise DiscoveryFailed('%s: %s' % (type(driver).__name__, exc))
-        devices.extend(found)
-    return devices
+        results.append((driver, found))
+    return (merger or merge.DeviceMerger()).merge(results)
 
 
 class Reporter:
@@ -58,13 +60,14 @@ class Reporter:
         self.hostname = hostname
         self.compute_rp_uuid = compute_rp_uuid
         self.last_sent_fingerprint = None
+        self._merger = merge.DeviceMerger()
         # The periodic thread and a rediscover RPC may run at once; one
         # run at a time keeps the fingerprint bookkeeping straight.
         self._lock = threading.Lock()
 
     def discover(self):
-        """Every driver's devices, concatenated in driver order."""
-        return discover_all(self._drivers)
+        """Every driver's devices in driver order, each PCI function once."""
+        return discover_all(self._drivers, self._merger)
 
     def run(self, force_full=False):
         """Discover and report; returns 'full', 'heartbeat' or 'none'.

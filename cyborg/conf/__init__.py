@@ -14,6 +14,7 @@ from cyborg.conf import fpga
 from cyborg.conf import glance
 from cyborg.conf import gpu_devices
 from cyborg.conf import keystone
+from cyborg.conf import nic_devices
 from cyborg.conf import nova
 from cyborg.conf import pci
 from cyborg.conf import placement
@@ -22,7 +23,7 @@ from cyborg.conf import service_user
 
 # Every module that registers options; opts.py lists them for the generator.
 OPTION_MODULES = (
-    default, api, agent, conductor, gpu_devices, pci, fpga,
+    default, api, agent, conductor, gpu_devices, pci, nic_devices, fpga,
     glance, nova, placement, service_user, keystone, privsep,
 )
 

@@ -11,11 +11,22 @@ opts = [
     cfg.ListOpt('enabled_drivers',
                 default=['fake_driver'],
                 help='Accelerator drivers the agent loads, by their entry '
-                     'point name in the cyborg.accelerator.driver namespace '
-                     '(fake_driver, pci_driver, nvidia_gpu_driver, '
-                     'intel_fpga_driver, xilinx_fpga_driver, '
-                     'inspur_fpga_driver, ...). An '
-                     'unknown or broken driver stops the agent at start.'),
+                     'point name in the cyborg.accelerator.driver namespace: '
+                     'fake_driver (a simulated FPGA, FPGA), pci_driver '
+                     '([pci] passthrough_whitelist, CUSTOM_PCI), '
+                     'nvidia_gpu_driver (PGPU, VGPU), intel_fpga_driver '
+                     '(PAC Arria 10, N3000, D5005, FPGA), xilinx_fpga_driver '
+                     '(Alveo, FPGA), inspur_fpga_driver (Inspur FPGA, FPGA), '
+                     'intel_qat_driver '
+                     '(QAT C62x, C3xxx, DH895xCC, 4xxx, CUSTOM_QAT), '
+                     'intel_nic_driver (E810, X710/XL710/XXV710, CUSTOM_NIC; '
+                     '[nic_devices]), huawei_ascend_driver (Ascend 310, '
+                     '310P, 910, 910B, CUSTOM_NPU), inspur_nvme_ssd_driver '
+                     '(Inspur NVMe, CUSTOM_SSD). The admin guide\'s driver '
+                     'pages give each one\'s hardware, traits and options. '
+                     'When pci_driver and a specific driver offer one PCI '
+                     'function, the specific driver\'s device is reported. '
+                     'An unknown or broken driver stops the agent at start.'),
     cfg.StrOpt('resource_provider_name',
                default=socket.getfqdn(),
                sample_default='<fqdn>',

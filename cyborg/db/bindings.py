@@ -504,9 +504,12 @@ def _take_free_handle(session, deployable_id, now, none_free_raises=False):
     # of all waiting for the first one (SQLite renders no FOR UPDATE; it
     # serialises writers anyway).
     handles = _AH.__table__
+    # A handle gone from its host's report (missing_since) is kept only
+    # for the ARQ that held it: its function no longer exists.
     candidate = session.execute(
         sa.select(handles).where(handles.c.deployable_id == deployable_id,
-                                 handles.c.in_use == sa.false())
+                                 handles.c.in_use == sa.false(),
+                                 handles.c.missing_since.is_(None))
         .order_by(handles.c.id).limit(1)
         .with_for_update(skip_locked=True)).first()
     if candidate is None:
@@ -515,7 +518,8 @@ def _take_free_handle(session, deployable_id, now, none_free_raises=False):
         free = session.execute(
             sa.select(sa.func.count(_AH.id)).where(
                 _AH.deployable_id == deployable_id,
-                _AH.in_use == sa.false())).scalar_one()
+                _AH.in_use == sa.false(),
+                _AH.missing_since.is_(None))).scalar_one()
         if not free:
             raise exception.NoFreeAttachHandle(deployable=deployable_id)
         return None  # all free rows are locked by claims in flight

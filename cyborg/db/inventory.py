@@ -8,7 +8,9 @@ are issued in bulk per table.
 
 Identities: a device is its host plus the canonical JSON of its control
 path; a deployable is its (globally unique) name; an attach handle is its
-deployable plus the canonical JSON of its attach info; an attribute is its
+deployable plus the function its attach info names
+(``inventory.handle_identity``: labels such as a NIC's physnet are left
+out, so a changed label updates the handle in place); an attribute is its
 key; a trait is its value.
 
 A deployable's resource class and traits are stored twice, on purpose: in
@@ -25,6 +27,9 @@ ARQ names it, or one of its handles, or a handle is marked in use) is not
 deleted: it and its device get ``missing_since`` and keep their rows, so the
 binding and its Placement allocation survive. A later report deletes it once
 nothing holds it; a report in which it is back clears ``missing_since``.
+An attach handle that vanished while its deployable stays (a VF count
+lowered) follows the same rule on its own row: kept with
+``missing_since`` while held, and never claimed by a bind again.
 
 The same transaction records the host in ``agent_hosts`` (see
 ``agent_hosts.py``); what the Placement sync reads back is in
@@ -142,7 +147,7 @@ def validate_report(hostname, devices):
                 if not _is_rc_or_trait_name(trait):
                     raise invalid('deployable %s: bad trait %r'
                                   % (dep.name, trait))
-            infos = set()
+            identities = set()
             for handle in dep.attach_handles:
                 if handle.attach_type not in models.ATTACH_TYPES:
                     raise invalid('unknown attach type %r'
@@ -150,10 +155,11 @@ def validate_report(hostname, devices):
                 info = report_format.canonical_json(handle.info)
                 if len(info) > 255:
                     raise invalid('attach handle %s is too long' % info)
-                if info in infos:
+                identity = report_format.handle_identity(handle.info)
+                if identity in identities:
                     raise invalid('deployable %s reports attach handle %s '
-                                  'twice' % (dep.name, info))
-                infos.add(info)
+                                  'twice' % (dep.name, identity))
+                identities.add(identity)
     return usable
 
 
@@ -168,6 +174,12 @@ def _canonical_info(info_json):
     return report_format.canonical_json(json.loads(info_json))
 
 
+def _handle_key(info_json):
+    """The identity of a stored attach info (rows may predate canonical
+    spelling)."""
+    return report_format.handle_identity(json.loads(info_json))
+
+
 # Loading a host's rows ----------------------------------------------------
 
 @dataclasses.dataclass
@@ -178,7 +190,7 @@ class _HostRows:
     deployables: dict    # name -> row
     traits: dict         # deployable id -> {trait: row id}
     attributes: dict     # deployable id -> {key: row}
-    handles: dict        # deployable id -> {canonical info: row}
+    handles: dict        # deployable id -> {handle identity: row}
 
 
 def _load_host_rows(session, hostname):
@@ -216,7 +228,7 @@ def _load_host_rows(session, hostname):
                 ah.join(dep, ah.c.deployable_id == dep.c.id)
                 .join(dev, dep.c.device_id == dev.c.id)).where(on_host)):
         rows.handles.setdefault(row.deployable_id, {})[
-            _canonical_info(row.attach_info)] = row
+            _handle_key(row.attach_info)] = row
     return rows
 
 
@@ -346,7 +358,7 @@ def apply_report(context, hostname, rpc_host, compute_rp_uuid, devices,
     try:
         device_ids = _sync_devices(session, hostname, usable, rows)
         present = _sync_deployables(session, usable, device_ids, rows,
-                                    outcome)
+                                    outcome, now)
         _remove_absent(session, rows, present, device_ids, outcome, now)
     except _RowsChanged:
         # Raised out of the writer: everything above is rolled back.
@@ -399,7 +411,7 @@ def _sync_devices(session, hostname, usable, rows):
     return ids
 
 
-def _sync_deployables(session, usable, device_ids, rows, outcome):
+def _sync_deployables(session, usable, device_ids, rows, outcome, now):
     """Insert/update deployables and their traits, attributes and handles.
 
     Returns the names of the deployables in the report.
@@ -434,7 +446,7 @@ def _sync_deployables(session, usable, device_ids, rows, outcome):
     _update(session, models.Deployable, dep_changes)
 
     children_changed = _sync_deployable_children(session, wanted, dep_ids,
-                                                 rows)
+                                                 rows, now)
     for dep, _cpid in wanted:
         dep_id = dep_ids[dep.name]
         if dep.name not in outcome.created and (
@@ -443,7 +455,7 @@ def _sync_deployables(session, usable, device_ids, rows, outcome):
     return {dep.name for dep, _cpid in wanted}
 
 
-def _sync_deployable_children(session, wanted, dep_ids, rows):
+def _sync_deployable_children(session, wanted, dep_ids, rows, now):
     """Diff traits, attributes and attach handles of reported deployables.
 
     Returns the ids of deployables whose children changed.
@@ -482,8 +494,9 @@ def _sync_deployable_children(session, wanted, dep_ids, rows):
         reported = {}
         for handle in dep.attach_handles:
             info = report_format.canonical_json(handle.info)
-            reported[info] = handle
-            current = have.get(info)
+            identity = report_format.handle_identity(handle.info)
+            reported[identity] = handle
+            current = have.get(identity)
             if current is None:
                 new_handles.append({'uuid': str(uuidlib.uuid4()),
                                     'deployable_id': dep_id,
@@ -497,11 +510,16 @@ def _sync_deployable_children(session, wanted, dep_ids, rows):
                 changes['attach_type'] = handle.attach_type
             if current.cpid_id != cpid_id:
                 changes['cpid_id'] = cpid_id
+            if _canonical_info(current.attach_info) != info:
+                # A label changed (a NIC's physnet): same function, new info.
+                changes['attach_info'] = info
+            if current.missing_since is not None:
+                changes['missing_since'] = None
             if changes:
                 handle_changes[current.id] = changes
                 changed.add(dep_id)
-        for info, current in have.items():
-            if info not in reported:
+        for identity, current in have.items():
+            if identity not in reported:
                 gone_handles[current.id] = current
                 if current.cpid_id != cpid_id:
                     # If it is kept (held), it must follow its deployable
@@ -515,6 +533,11 @@ def _sync_deployable_children(session, wanted, dep_ids, rows):
     changed |= {gone_handles[hid].deployable_id for hid in removable}
     for hid in removable:
         handle_changes.pop(hid, None)
+    for hid in held:
+        if gone_handles[hid].missing_since is None:
+            # Kept for the ARQ holding it; binds skip it from now on.
+            handle_changes.setdefault(hid, {})['missing_since'] = now
+            changed.add(gone_handles[hid].deployable_id)
 
     _delete(session, models.DeployableTrait, gone_traits)
     _delete(session, models.Attribute, gone_attrs)

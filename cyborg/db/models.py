@@ -16,7 +16,9 @@ from sqlalchemy import orm
 
 # Values of the enum columns. They are part of the schema: a new value needs
 # a migration.
-DEVICE_TYPES = ('GPU', 'FPGA', 'AICHIP', 'QAT', 'NIC', 'SSD')
+# PCI: a device the generic PCI driver offers whose class names none of
+# the other kinds.
+DEVICE_TYPES = ('GPU', 'FPGA', 'AICHIP', 'QAT', 'NIC', 'SSD', 'PCI')
 DEVICE_STATUSES = ('enabled', 'maintaining')
 CPID_TYPES = ('PCI',)
 ATTACH_TYPES = ('PCI', 'MDEV', 'TEST_PCI')
@@ -210,6 +212,10 @@ class AttachHandle(BASE):
     attach_type = sa.Column(_enum(ATTACH_TYPES, 'attach_type'),
                             nullable=False)
     attach_info = sa.Column(sa.String(255), nullable=False)
+    # Set when the handle vanished from its host's report (a VF went away)
+    # while an ARQ held it: kept for that ARQ, never claimed again, deleted
+    # by the first report after it is released; cleared if it comes back.
+    missing_since = sa.Column(sa.DateTime, nullable=True)
 
 
 class DeviceProfile(BASE):

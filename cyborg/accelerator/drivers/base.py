@@ -34,9 +34,15 @@ class Driver(abc.ABC):
 
     ``driver_name`` is what the driver writes into its deployables'
     ``driver_name``; programming requests name the driver by it.
+
+    A ``generic`` driver offers devices by the operator's description (the
+    PCI whitelist) rather than by knowing the hardware; when it and a
+    specific driver both offer one PCI function, the agent reports the
+    specific driver's device.
     """
 
     driver_name = None
+    generic = False
 
     def __init__(self, conf):
         self.conf = conf

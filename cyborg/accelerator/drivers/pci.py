@@ -1,6 +1,11 @@
 """Generic PCI passthrough: offer the functions ``[pci] passthrough_whitelist``
 names, whole, as ``CUSTOM_PCI`` accelerators.
 
+Each device's type is what its PCI class says (GPU, NIC, SSD, QAT, AICHIP,
+FPGA, else PCI: see :mod:`pci_class`). The driver is *generic*: when a
+specific driver also offers a function it offers, the agent reports the
+specific driver's device only (see ``cyborg.agent.merge``).
+
 Each whitelist value is a JSON object, or a list of them, in Nova's device
 spec format. An entry matches a function when every key it sets matches:
 
@@ -32,6 +37,7 @@ import logging
 import re
 
 from cyborg.accelerator.drivers import base
+from cyborg.accelerator.drivers import pci_class
 from cyborg.accelerator.drivers import sysfs
 
 LOG = logging.getLogger(__name__)
@@ -226,6 +232,7 @@ class PciDriver(base.Driver):
     """Offers whitelisted PCI functions whole, one accelerator each."""
 
     driver_name = 'pci'
+    generic = True
 
     def __init__(self, conf):
         super().__init__(conf)
@@ -258,7 +265,8 @@ class PciDriver(base.Driver):
             traits.append('CUSTOM_PCI_%s' % vendor_name.upper())
         traits.append('CUSTOM_PCI_PRODUCT_ID_%s' % function.product_id.upper())
         return sysfs.whole_function_device(
-            self.conf, function, device_type='GPU',
+            self.conf, function,
+            device_type=pci_class.device_type(function),
             driver_name=(vendor_name.upper() if vendor_name
                          else function.vendor_id),
             resource_class='CUSTOM_PCI', traits=traits)

@@ -10,9 +10,11 @@ What is read, per function under ``bus/pci/devices/<address>/``:
 ``subsystem_device``, the ``physfn`` / ``virtfn<N>`` SR-IOV links, the
 network interfaces under ``net/``, and, on request, the mediated device
 types under ``mdev_supported_types/<type>/`` (``name``,
-``available_instances``, ``devices/``). Mdevs are created and removed
-through ``class/mdev_bus/<address>/``, the kernel's interface for that; the
-writes themselves are made by the privsep daemon (``cyborg.privsep``).
+``available_instances``, ``devices/``), and the QAT driver's ``qat/state``
+and ``qat/cfg_services`` (4xxx and later generations). Mdevs are created
+and removed through ``class/mdev_bus/<address>/``, the kernel's interface
+for that; the writes themselves are made by the privsep daemon
+(``cyborg.privsep``).
 
 FPGA management and ports, on request, in the two layouts Linux has had:
 
@@ -137,6 +139,19 @@ class DflDevice:
     pci_address: typing.Optional[str]
 
 
+@dataclasses.dataclass(frozen=True)
+class QatStatus:
+    """What the kernel's QAT driver shows under a device's ``qat/``.
+
+    ``state`` is ``up`` or ``down``; ``services`` the configured services
+    as the kernel names them (``sym``, ``asym``, ``dc``, ``dcc``, ...),
+    sorted.
+    """
+
+    state: str
+    services: tuple
+
+
 class Sysfs:
     """Reads (and, for mdevs, writes) the sysfs tree under ``root``."""
 
@@ -209,6 +224,31 @@ class Sysfs:
         return MdevType(type_id=type_id, name=name,
                         available_instances=int(available),
                         existing_mdevs=tuple(_list_dir(path / 'devices')))
+
+    def qat_status(self, address):
+        """The ``QatStatus`` of the function at ``address``.
+
+        None when it has no ``qat/`` directory: generations before 4xxx
+        (the kernel shows neither file there), or a device not bound to a
+        QAT driver. Raises MalformedSysfsFile when a file is unreadable or
+        holds something else than the kernel writes.
+        """
+        path = self._pci_devices / address / 'qat'
+        if not path.is_dir():
+            return None
+        state = _read_text(path / 'state')
+        if state not in ('up', 'down'):
+            raise MalformedSysfsFile(
+                path / 'state', 'is malformed (%r): expected up or down'
+                                % state)
+        text = _read_text(path / 'cfg_services')
+        services = text.split(';')
+        if not all(re.fullmatch(r'[a-z]+', name) for name in services):
+            raise MalformedSysfsFile(
+                path / 'cfg_services',
+                'is malformed (%r): expected services such as sym;asym'
+                % text)
+        return QatStatus(state=state, services=tuple(sorted(set(services))))
 
     def _mdev_type_dir(self, address, type_id):
         return (self.root / 'class' / 'mdev_bus' / address /

@@ -192,10 +192,82 @@ def test_held_handle_of_present_deployable_is_kept(any_db, admin_context):
     shrunk = builders.pci_device(HOST, '0000:3b:00.0', num=1)
     apply(admin_context, [shrunk])
 
-    remaining = {h.id for h in builders.rows(any_db, models.AttachHandle)}
+    remaining = {h.id: h for h in builders.rows(any_db, models.AttachHandle)}
     assert claimed.id in remaining and len(remaining) == 2
     assert builders.deployable_row(
         any_db, HOST + '_0000:3b:00.0').num_accelerators == 1
+    # Kept for its holder, marked so that no bind claims it again.
+    assert remaining[claimed.id].missing_since is not None
+    assert [h.missing_since for h in remaining.values()
+            if h.id != claimed.id] == [None]
+
+
+def test_missing_handle_is_deleted_once_released_or_cleared_if_back(
+        any_db, admin_context):
+    two, one = (builders.pci_device(HOST, '0000:3b:00.0', num=n)
+                for n in (2, 1))
+    apply(admin_context, [two])
+    vf1 = [h for h in builders.rows(any_db, models.AttachHandle)
+           if json.loads(h.attach_info)['function'] == '1'][0]
+    arq = builders.add_arq(any_db, attach_handle_id=vf1.id)
+    apply(admin_context, [one])
+    missing_since = builders.rows(any_db, models.AttachHandle,
+                                  id=vf1.id)[0].missing_since
+    assert missing_since is not None
+
+    # Still held and still gone: kept, first missing time unchanged.
+    apply(admin_context, [one], fingerprint='again')
+    assert builders.rows(any_db, models.AttachHandle,
+                         id=vf1.id)[0].missing_since == missing_since
+
+    # Back in the report: the same row, usable again.
+    outcome = apply(admin_context, [two])
+    assert outcome.updated == [HOST + '_0000:3b:00.0']
+    assert builders.rows(any_db, models.AttachHandle,
+                         id=vf1.id)[0].missing_since is None
+
+    # Gone again, then released: the next report deletes it.
+    apply(admin_context, [one])
+    builders.delete_arq(any_db, arq)
+    apply(admin_context, [one], fingerprint='released')
+    assert builders.rows(any_db, models.AttachHandle, id=vf1.id) == []
+    assert builders.table_count(any_db, models.AttachHandle) == 1
+
+
+def _nic_device(physnets, vf_indexes=None):
+    """A PF deployable with one VF handle per physnet label given."""
+    vf_indexes = vf_indexes or list(range(len(physnets)))
+    handles = [inventory.AttachHandle(
+        'PCI', dict(inventory.pci_address_dict('0000:3b:02.%d' % index),
+                    **({'physical_network': physnet} if physnet else {})))
+        for index, physnet in zip(vf_indexes, physnets, strict=True)]
+    return builders.pci_device(HOST, '0000:3b:00.0', num=len(physnets),
+                               handles=handles, device_type='NIC',
+                               rc='CUSTOM_NIC')
+
+
+def test_a_changed_label_updates_the_handle_in_place(any_db, admin_context):
+    # A physnet is how a VF is used, not which VF it is: changing the
+    # mapping must not make a second handle for a VF a guest holds.
+    apply(admin_context, [_nic_device(['physnet1', 'physnet1'])])
+    before = {h.uuid: h for h in builders.rows(any_db, models.AttachHandle)}
+    held = sorted(before.values(), key=lambda h: h.id)[0]
+    builders.add_arq(any_db, attach_handle_id=held.id)
+
+    outcome = apply(admin_context, [_nic_device(['physnet2', 'physnet2'])])
+
+    after = {h.uuid: h for h in builders.rows(any_db, models.AttachHandle)}
+    assert set(after) == set(before)
+    assert outcome.updated == [HOST + '_0000:3b:00.0']
+    assert {json.loads(h.attach_info)['physical_network']
+            for h in after.values()} == {'physnet2'}
+    assert all(h.missing_since is None for h in after.values())
+
+    # Unmapped: the label goes, the handles stay.
+    apply(admin_context, [_nic_device([None, None])])
+    assert {h.uuid: 'physical_network' in json.loads(h.attach_info)
+            for h in builders.rows(any_db, models.AttachHandle)} == {
+        uuid: False for uuid in before}
 
 
 def test_deployable_moving_to_another_device(any_db, admin_context):
@@ -236,6 +308,8 @@ def _bad_reports():
         'unknown attach type': [bad_attach],
         'negative count': [negative],
         'bad resource class': [bad_rc],
+        'same function twice, labelled apart': [
+            _nic_device(['physnet1', 'physnet2'], vf_indexes=[0, 0])],
         'same control path twice': [
             builders.pci_device(HOST, '0000:3b:00.0', name='x'),
             builders.pci_device(HOST, '0000:3b:00.0', name='y')],

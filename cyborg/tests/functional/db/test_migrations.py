@@ -78,3 +78,20 @@ def test_every_filter_column_is_indexed():
         leading |= {c.columns[0].name for c in table.constraints
                     if isinstance(c, sa.UniqueConstraint)}
         assert columns <= leading, (table_name, columns - leading)
+
+
+@pytest.mark.parametrize('database_type', db_fixture.BACKENDS)
+def test_migrated_schema_takes_what_the_families_need(database_type,
+                                                      tmp_path):
+    # PostgreSQL's enum values are not compared by the sync test above.
+    with db_fixture.empty_database(database_type, tmp_path) as engine:
+        migration.upgrade('head', engine=engine)
+        devices = models.Device.__table__
+        with engine.begin() as conn:
+            conn.execute(sa.insert(devices).values(
+                uuid='00000000-0000-0000-0000-000000000001', type='PCI',
+                vendor='1af4', model='1041', hostname='host-a'))
+            assert conn.execute(sa.select(devices.c.type)).scalar() == 'PCI'
+        columns = {c['name'] for c in
+                   sa.inspect(engine).get_columns('attach_handles')}
+        assert 'missing_since' in columns

@@ -51,6 +51,23 @@ class TestClaim:
         assert sum(h['in_use'] for h in seed.handles(
             db, deployable['deployable_id'])) == 1
 
+    def test_a_missing_handle_is_never_claimed(self, db, admin_context,
+                                               deployable):
+        # Its function vanished from the host (a VF count lowered): it is
+        # kept only for the ARQ that held it.
+        first, second = seed.handles(db, deployable['deployable_id'])
+        seed.mark_handle_missing(db, first['uuid'])
+        uuids = seed.seed_binds(db, deployable, 2)
+        arqs = [_lease(admin_context, u) for u in uuids]
+
+        handle = bindings.claim_attach_handle(admin_context, arqs[0]['id'],
+                                              deployable['deployable_id'])
+
+        assert handle['uuid'] == second['uuid']
+        with pytest.raises(exception.NoFreeAttachHandle):
+            bindings.claim_attach_handle(admin_context, arqs[1]['id'],
+                                         deployable['deployable_id'])
+
     def test_no_free_handle(self, db, admin_context, deployable):
         uuids = seed.seed_binds(db, deployable, 3)
         arqs = [_lease(admin_context, u) for u in uuids]

@@ -30,8 +30,8 @@ def test_every_own_option_is_listed_for_the_generator():
     # would be absent from the sample config operators read.
     conf, listed = _registered_cyborg_opts()
     for group_name in ('api', 'agent', 'conductor', 'gpu_devices', 'pci',
-                       'glance', 'service_user', 'intel_fpga', 'xilinx_fpga',
-                       'cyborg_privsep'):
+                       'nic_devices', 'glance', 'service_user', 'intel_fpga',
+                       'xilinx_fpga', 'cyborg_privsep'):
         for name in conf[group_name]:
             assert (group_name, name) in listed, (group_name, name)
 
@@ -43,12 +43,15 @@ def test_oslo_config_generator_lists_our_groups(tmp_path):
                    check=True, capture_output=True, timeout=120)
     text = out.read_text()
     for section in ('[DEFAULT]', '[api]', '[agent]', '[conductor]',
-                    '[gpu_devices]', '[pci]', '[glance]', '[nova]',
-                    '[placement]', '[service_user]', '[intel_fpga]',
-                    '[xilinx_fpga]', '[cyborg_privsep]'):
+                    '[gpu_devices]', '[pci]', '[nic_devices]',
+                    '[x710_static]', '[glance]', '[nova]', '[placement]',
+                    '[service_user]', '[intel_fpga]', '[xilinx_fpga]',
+                    '[cyborg_privsep]'):
         assert section in text, section
     for option in ('bind_timeout', 'enabled_drivers', 'passthrough_whitelist',
                    'enabled_vgpu_types', 'public_endpoint', 'sysfs_root',
-                   'reconcile_interval', 'fpgaconf_path', 'xbmgmt_path',
+                   'reconcile_interval', 'enabled_nic_types',
+                   'physical_device_mappings', 'function_device_mappings',
+                   'ddp_package_mappings', 'fpgaconf_path', 'xbmgmt_path',
                    'program_timeout', 'helper_command'):
         assert '\n#%s =' % option in text, option

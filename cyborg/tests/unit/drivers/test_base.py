@@ -1,6 +1,7 @@
 """Loading the enabled drivers through stevedore, and refusing bad ones."""
 
 import logging
+import pathlib
 
 import pytest
 from stevedore import extension
@@ -8,6 +9,7 @@ from stevedore import extension
 from cyborg.accelerator.drivers import base
 from cyborg.accelerator.drivers import fake
 from cyborg.accelerator.drivers import nvidia_gpu
+from cyborg.conf import agent as agent_conf
 from cyborg import exception
 
 
@@ -75,6 +77,18 @@ def test_an_unknown_driver_is_refused_with_the_installed_ones(conf):
         'Accelerator driver intel_fgpa_driver cannot be loaded: no such '
         'driver in namespace cyborg.accelerator.driver (installed: '
         '%s)' % ', '.join(installed))
+
+
+def test_every_installed_driver_is_documented():
+    # Operators choose [agent] enabled_drivers from the admin guide's table
+    # and the option's help: a driver missing there is one they never find.
+    guide = (pathlib.Path(__file__).parents[4] / 'doc' / 'source' / 'admin' /
+             'drivers' / 'index.rst').read_text()
+    [option] = [opt for opt in agent_conf.opts
+                if opt.name == 'enabled_drivers']
+    for name in base.available_driver_names():
+        assert '   * - ``%s``' % name in guide, name
+        assert name in option.help, name
 
 
 @pytest.mark.parametrize('target,reason', [

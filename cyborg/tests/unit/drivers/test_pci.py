@@ -1,5 +1,6 @@
 """The generic PCI driver: Nova-style whitelist matching on real-looking
-hosts, the report it makes, and bad whitelist entries."""
+hosts, the report it makes (device type from the PCI class), and bad
+whitelist entries."""
 
 import json
 import logging
@@ -7,6 +8,8 @@ import logging
 import pytest
 
 from cyborg.accelerator.drivers import pci
+from cyborg.accelerator.drivers import pci_class as pci_class_module
+from cyborg.accelerator.drivers import sysfs
 from cyborg.tests.fixtures import sysfs as sysfs_fixture
 
 
@@ -33,7 +36,7 @@ def test_vendor_and_product_select_the_vfs(conf, x710):
 
     assert _names(devices) == ['test-host_%s' % vf for vf in vfs]
     device = devices[0]
-    assert (device.type, device.vendor, device.model) == ('GPU', '8086',
+    assert (device.type, device.vendor, device.model) == ('NIC', '8086',
                                                           '154c')
     assert device.controlpath.info == {'domain': '0000', 'bus': '3b',
                                        'device': '02', 'function': '0'}
@@ -148,3 +151,42 @@ def test_bad_entries_are_logged_once_not_every_discovery(conf, x710,
         driver.discover()
 
     assert len(caplog.messages) == 1
+
+
+@pytest.mark.parametrize('vendor,product,pci_class,expected', [
+    ('10de', '2330', '030200', 'GPU'),       # H100, 3D controller
+    ('102b', '0536', '030000', 'GPU'),       # Matrox VGA
+    ('8086', '154c', '020000', 'NIC'),       # X710 VF
+    ('15b3', '1021', '020700', 'NIC'),       # ConnectX-7, InfiniBand
+    ('144d', 'a80a', '010802', 'SSD'),       # Samsung NVMe
+    ('1000', '10e2', '010400', 'SSD'),       # a RAID controller
+    ('8086', '4941', '0b4000', 'QAT'),       # 4xxx VF, co-processor class
+    ('8086', '37c8', '0b4000', 'QAT'),       # C62x PF
+    ('8086', '2710', '0b4000', 'PCI'),       # DLB: a co-processor, no QAT
+    ('1022', '1456', '108000', 'QAT'),       # an encryption controller
+    ('19e5', 'd801', '120000', 'AICHIP'),    # Ascend 910
+    ('1da3', '1020', '120000', 'AICHIP'),    # Habana Gaudi2
+    ('10ee', '5000', '058000', 'FPGA'),      # Xilinx Alveo U200 (mgmt)
+    ('8086', '09c4', '120000', 'FPGA'),      # PAC Arria 10
+    ('8086', '0b30', '120000', 'FPGA'),      # PAC N3000
+    ('1bd4', '0021', '010802', 'SSD'),       # Inspur NVMe
+    ('1bd4', 'a115', '120000', 'FPGA'),      # an Inspur FPGA card
+    ('1af4', '1050', '038000', 'GPU'),       # virtio-gpu
+    ('8086', '0b25', '088000', 'PCI'),       # DSA
+    ('1af4', '1043', '078000', 'PCI'),       # virtio console
+])
+def test_device_type_comes_from_the_class_code(vendor, product, pci_class,
+                                                expected):
+    function = sysfs.PciFunction(address='0000:3b:00.0', vendor_id=vendor,
+                                 product_id=product, class_code=pci_class)
+
+    assert pci_class_module.device_type(function) == expected
+
+
+def test_whitelisted_devices_carry_their_class_type(conf, sysfs_tree):
+    sysfs_fixture.build_hgx_h100_host(sysfs_tree)
+
+    devices = _discover(conf, {'vendor_id': '10de'}, {'devname': 'eno1'})
+
+    assert sorted({(d.model, d.type) for d in devices}) == [
+        ('1521', 'NIC'), ('22a3', 'PCI'), ('2330', 'GPU')]

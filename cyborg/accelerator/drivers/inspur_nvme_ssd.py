@@ -1,0 +1,61 @@
+"""Inspur NVMe SSDs, offered whole as ``CUSTOM_SSD``.
+
+An Inspur SSD is a PCI function of vendor ``1bd4`` whose class is an NVMe
+I/O controller (``010802``); Inspur's RAID controllers and FPGA cards share
+the vendor id and are not taken, nor are other vendors' NVMe drives. Each
+drive is one deployable of one accelerator with one ``PCI`` attach handle
+(a guest gets the whole controller), with the traits
+``CUSTOM_SSD_INSPUR`` and ``CUSTOM_SSD_PRODUCT_ID_<PID>``.
+
+SR-IOV functions are not offered, nor a drive with VFs enabled: its
+namespaces are shared out by then.
+"""
+
+import logging
+
+from cyborg.accelerator.drivers import base
+from cyborg.accelerator.drivers import sysfs
+
+LOG = logging.getLogger(__name__)
+
+VENDOR_ID = '1bd4'
+NVME_CLASS = '010802'
+DRIVER_NAME = 'INSPUR'
+RESOURCE_CLASS = 'CUSTOM_SSD'
+
+
+def is_inspur_nvme_function(function):
+    """Whether a PCI function is an Inspur NVMe drive."""
+    return function.vendor_id == VENDOR_ID and \
+        function.class_code == NVME_CLASS
+
+
+class InspurNvmeSsdDriver(base.Driver):
+    """Discovers Inspur NVMe SSDs."""
+
+    driver_name = DRIVER_NAME
+
+    def __init__(self, conf):
+        super().__init__(conf)
+        self._sysfs = sysfs.Sysfs.from_conf(conf)
+        self._logged = set()
+
+    def discover(self):
+        devices = []
+        for function in self._sysfs.pci_functions():
+            if not is_inspur_nvme_function(function):
+                continue
+            if function.is_virtual_function or function.virtfns:
+                if function.address not in self._logged:
+                    self._logged.add(function.address)
+                    LOG.info('Not offering Inspur NVMe %s: it is an SR-IOV '
+                             '%s', function.address,
+                             'VF' if function.is_virtual_function
+                             else 'PF with VFs enabled')
+                continue
+            devices.append(sysfs.whole_function_device(
+                self.conf, function, device_type='SSD',
+                driver_name=DRIVER_NAME, resource_class=RESOURCE_CLASS,
+                traits=['CUSTOM_SSD_INSPUR', 'CUSTOM_SSD_PRODUCT_ID_%s'
+                        % function.product_id.upper()]))
+        return devices
