@@ -1,4 +1,4 @@
-"""cyborg-agent --discover-only on each FPGA family's host tree, run as a
+"""cyborg-agent --discover-only on each family's host tree, run as a
 process: the JSON report on stdout, logs on stderr, nothing contacted."""
 
 import json
@@ -10,6 +10,7 @@ import pytest
 
 from cyborg.tests.fixtures import processes
 from cyborg.tests.fixtures import sysfs as sysfs_fixture
+from cyborg.tests.fixtures import sysfs_families
 from cyborg.tests.fixtures import sysfs_fpga
 
 AGENT = os.path.join(os.path.dirname(sys.executable), 'cyborg-agent')
@@ -20,11 +21,11 @@ N3000_REGION = 'CUSTOM_FPGA_REGION_INTEL_' + sysfs_fpga.N3000_INTERFACE_ID.upper
 D5005_REGION = 'CUSTOM_FPGA_REGION_INTEL_' + sysfs_fpga.D5005_INTERFACE_ID.upper()
 
 
-def _discover(tmp_path, builder, drivers):
+def _discover(tmp_path, builder, drivers, sections=None):
     tree = sysfs_fixture.FakeSysfs(tmp_path / 'sys')
     builder(tree)
     # Unreachable broker and Placement: the command must not need them.
-    config = processes.write_config(tmp_path / 'cyborg.conf', {
+    config = processes.write_config(tmp_path / 'cyborg.conf', dict({
         'DEFAULT': {'host': 'fpga-host', 'debug': 'true',
                     'state_path': str(tmp_path / 'state'),
                     'transport_url': 'rabbit://guest:guest@127.0.0.1:9/'},
@@ -32,7 +33,7 @@ def _discover(tmp_path, builder, drivers):
                   'sysfs_root': str(tree.root)},
         'placement': {'auth_type': 'admin_token', 'token': 'admin',
                       'endpoint': 'http://127.0.0.1:9'},
-    })
+    }, **(sections or {})))
     result = subprocess.run([AGENT, '--config-file', str(config),
                              '--discover-only'], capture_output=True,
                             text=True, timeout=60)
@@ -144,3 +145,117 @@ def test_a_broken_driver_list_fails_in_one_line(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith(
         'cyborg-agent: error: Accelerator driver intel_fpga_drvier cannot '
         'be loaded')
+
+
+def _vfs(pf_prefix, count):
+    """The addresses of ``count`` VFs at <prefix>:01.0 onwards, 8 a slot."""
+    return ['%s:%02x.%d' % (pf_prefix, 1 + n // 8, n % 8)
+            for n in range(count)]
+
+
+QAT = 'intel_qat_driver'
+NIC_CONFIG = {
+    'nic_devices': {'enabled_nic_types': 'x710_static'},
+    'x710_static': {'physical_device_mappings': 'physnet1:ens801f0',
+                    'function_device_mappings': 'GTPv1:ens801f0'},
+}
+
+FAMILY_CASES = {
+    'qat-c62x-dual-socket': (
+        sysfs_families.build_c62x_dual_socket_host, [QAT], None,
+        {'fpga-host_0000:3d:00.0': (
+            'QAT', '8086', '37c8', False, 'intel', 'CUSTOM_QAT', 16,
+            ['CUSTOM_QAT_C62X', 'CUSTOM_QAT_GEN2'], _vfs('0000:3d', 16)),
+         'fpga-host_0000:b1:00.0': (
+             'QAT', '8086', '37c8', False, 'intel', 'CUSTOM_QAT', 16,
+             ['CUSTOM_QAT_C62X', 'CUSTOM_QAT_GEN2'], _vfs('0000:b1', 16))}),
+    'qat-4xxx': (
+        sysfs_families.build_4xxx_host, [QAT], None,
+        {'fpga-host_0000:6b:00.0': (
+            'QAT', '8086', '4940', False, 'intel', 'CUSTOM_QAT', 16,
+            ['CUSTOM_QAT_4XXX', 'CUSTOM_QAT_GEN4', 'CUSTOM_QAT_ASYM',
+             'CUSTOM_QAT_SYM'],
+            ['0000:6b:00.%d' % f for f in range(1, 8)] +
+            ['0000:6b:01.%d' % f for f in range(8)] + ['0000:6b:02.0']),
+         'fpga-host_0000:70:00.0': (
+             'QAT', '8086', '4940', False, 'intel', 'CUSTOM_QAT', 16,
+             ['CUSTOM_QAT_4XXX', 'CUSTOM_QAT_GEN4', 'CUSTOM_QAT_DC'],
+             ['0000:70:00.%d' % f for f in range(1, 8)] +
+             ['0000:70:01.%d' % f for f in range(8)] + ['0000:70:02.0']),
+         'fpga-host_0000:75:00.0': (
+             'QAT', '8086', '4940', False, 'intel', 'CUSTOM_QAT', 1,
+             ['CUSTOM_QAT_4XXX', 'CUSTOM_QAT_GEN4', 'CUSTOM_QAT_DC',
+              'CUSTOM_QAT_SYM'], ['0000:75:00.0'])}),
+    'e810-and-x710': (
+        sysfs_families.build_e810_x710_host, ['intel_nic_driver'],
+        NIC_CONFIG,
+        {'fpga-host_0000:3b:00.0': (
+            'NIC', '8086', '1572', False, 'intel', 'CUSTOM_NIC', 2,
+            ['CUSTOM_NIC_X710', 'CUSTOM_VF'], ['0000:3b:02.0', '0000:3b:02.1']),
+         'fpga-host_0000:3b:00.1': (
+             'NIC', '8086', '1572', False, 'intel', 'CUSTOM_NIC', 1,
+             ['CUSTOM_NIC_X710', 'CUSTOM_PF'], ['0000:3b:00.1']),
+         'fpga-host_0000:b1:00.0': (
+             'NIC', '8086', '1592', False, 'intel', 'CUSTOM_NIC', 4,
+             ['CUSTOM_NIC_E810', 'CUSTOM_VF', 'CUSTOM_PHYSNET1',
+              'CUSTOM_GTPV1'], _vfs('0000:b1', 4)),
+         'fpga-host_0000:b1:00.1': (
+             'NIC', '8086', '1592', False, 'intel', 'CUSTOM_NIC', 1,
+             ['CUSTOM_NIC_E810', 'CUSTOM_PF'], ['0000:b1:00.1'])}),
+    'atlas-800-ascend-910': (
+        sysfs_families.build_atlas_800_host, ['huawei_ascend_driver'], None,
+        {'fpga-host_%s' % address: (
+            'AICHIP', '19e5', 'd801', False, 'huawei', 'CUSTOM_NPU', 1,
+            ['CUSTOM_NPU_HUAWEI', 'CUSTOM_NPU_ASCEND_910'], [address])
+         for address in ('0000:01:00.0', '0000:02:00.0', '0000:41:00.0',
+                         '0000:42:00.0', '0000:81:00.0', '0000:82:00.0',
+                         '0000:c1:00.0', '0000:c2:00.0')}),
+    'inspur-nvme': (
+        sysfs_families.build_inspur_nvme_host, ['inspur_nvme_ssd_driver'],
+        None,
+        {'fpga-host_%s' % address: (
+            'SSD', '1bd4', '0021', False, 'INSPUR', 'CUSTOM_SSD', 1,
+            ['CUSTOM_SSD_INSPUR', 'CUSTOM_SSD_PRODUCT_ID_0021'], [address])
+         for address in ('0000:5e:00.0', '0000:5f:00.0')}),
+}
+
+
+@pytest.mark.parametrize('case', sorted(FAMILY_CASES))
+def test_each_device_family_reports_what_the_contract_gives(tmp_path,
+                                                             case):
+    builder, drivers, sections, expected = FAMILY_CASES[case]
+
+    report, _stderr = _discover(tmp_path, builder, drivers, sections)
+
+    assert _summary(report) == expected
+
+
+def test_a_mixed_host_reports_each_function_once(tmp_path):
+    # Every driver enabled, the generic one first and whitelisting every
+    # device: the printout is the merged report, each function once.
+    drivers = ['pci_driver', 'nvidia_gpu_driver', QAT, 'intel_nic_driver',
+               'huawei_ascend_driver', 'inspur_nvme_ssd_driver']
+    sections = {'pci': {'passthrough_whitelist': [
+        '{"vendor_id": "%s"}' % vendor
+        for vendor in ('10de', '8086', '19e5', '1bd4')]}}
+
+    report, stderr = _discover(tmp_path, sysfs_families.build_mixed_host,
+                               drivers, sections)
+
+    summary = _summary(report)
+    assert {name: entry[:7] for name, entry in summary.items()} == {
+        'fpga-host_0000:18:00.0': ('GPU', '10de', '2330', False, 'NVIDIA',
+                                   'PGPU', 1),
+        'fpga-host_0000:5e:00.0': ('SSD', '1bd4', '0021', False, 'INSPUR',
+                                   'CUSTOM_SSD', 1),
+        'fpga-host_0000:6b:00.0': ('QAT', '8086', '4940', False, 'intel',
+                                   'CUSTOM_QAT', 4),
+        'fpga-host_0000:b1:00.0': ('NIC', '8086', '1592', False, 'intel',
+                                   'CUSTOM_NIC', 2),
+        'fpga-host_0000:c1:00.0': ('AICHIP', '19e5', 'd801', False,
+                                   'huawei', 'CUSTOM_NPU', 1),
+    }
+    # The generic driver offered the same functions; each went to the
+    # specific driver, with a line saying so.
+    assert ('PCI device 0000:18:00.0 is offered by NvidiaGpuDriver and by '
+            'PciDriver; reporting it once' in stderr)
