@@ -121,11 +121,6 @@ class InvalidConfig(Invalid):
     msg_fmt = 'Invalid configuration of %(option)s: %(reason)s'
 
 
-class InvalidVGPUType(Invalid):
-    msg_fmt = ('vGPU type %(vgpu_type)s is not offered by the GPU at '
-               '%(address)s.')
-
-
 class BitstreamChecksumMismatch(Invalid):
     msg_fmt = ('Bitstream image %(image)s does not match its recorded '
                'checksum.')
@@ -151,6 +146,11 @@ class NovaEventRejected(CyborgException):
 # API (added for cyborg-api)
 class PolicyNotAuthorized(Forbidden):
     msg_fmt = 'Policy does not allow %(action)s to be performed.'
+
+
+class ARQBoundToInstance(Forbidden):
+    msg_fmt = ('Accelerator requests %(uuid)s are bound to an instance; only '
+               'the compute service may delete them.')
 
 
 class InstanceAlreadyHasARQs(Invalid):

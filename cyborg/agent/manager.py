@@ -11,14 +11,13 @@ from cyborg import exception
 
 
 class AgentManager:
-    """Serves program, create_mdev, remove_mdev and rediscover."""
+    """Serves program, create_mdev and remove_mdev."""
 
     target = messaging.Target(version='1.0')
 
-    def __init__(self, drivers, programmer, reporter):
+    def __init__(self, drivers, programmer):
         self._drivers = drivers
         self._programmer = programmer
-        self._reporter = reporter
 
     @messaging.expected_exceptions(exception.CyborgException)
     def program(self, context, controlpath, image_uuid, driver_name,
@@ -35,11 +34,6 @@ class AgentManager:
     @messaging.expected_exceptions(exception.CyborgException)
     def remove_mdev(self, context, pci_address, mdev_type, mdev_uuid):
         self._mdev_driver().remove_mdev(pci_address, mdev_type, mdev_uuid)
-
-    def rediscover(self, context):
-        # The conductor asks when it doubts what it holds for this host,
-        # so the answer is a full report, not a heartbeat.
-        self._reporter.run(force_full=True)
 
     def _mdev_driver(self):
         # The mdev sysfs interface is the kernel's, the same for every

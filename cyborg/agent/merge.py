@@ -25,7 +25,7 @@ unchanged report (and fingerprint).
 
 import logging
 
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 
 LOG = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def pci_functions_of(device):
         'PCI' else []
     infos += [handle.info for deployable in device.deployables
               for handle in deployable.attach_handles]
-    return {inventory.pci_address_str(info) for info in infos
+    return {discovery.pci_address_str(info) for info in infos
             if all(key in info for key in _ADDRESS_KEYS)}
 
 

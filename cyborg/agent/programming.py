@@ -26,7 +26,7 @@ import threading
 import uuid
 
 from cyborg.accelerator.drivers import base
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.clients import glance as glance_client
 from cyborg import exception
 
@@ -102,18 +102,18 @@ class Programmer:
                 checksum_algo=None):
         """Make the region at ``controlpath`` hold image ``image_uuid``.
 
-        ``controlpath`` is ``inventory.ControlPath.to_dict()``. Idempotent;
+        ``controlpath`` is ``discovery.ControlPath.to_dict()``. Idempotent;
         raises ImageNotFound, BitstreamChecksumMismatch, InvalidDriver or
         ProgrammingFailed.
         """
         try:
-            controlpath = inventory.ControlPath.from_dict(controlpath)
+            controlpath = discovery.ControlPath.from_dict(controlpath)
         except (KeyError, TypeError, ValueError):
             raise exception.Invalid(reason='%r is not a control path'
                                            % (controlpath,))
         image_uuid = _check_uuid(image_uuid)
         driver = self._driver(driver_name)
-        region = inventory.canonical_json(controlpath.to_dict())
+        region = discovery.canonical_json(controlpath.to_dict())
         with self._lock_for(region):
             record = self.records.get(region)
             loaded = driver.loaded_bitstream(controlpath)
@@ -194,7 +194,7 @@ class Programmer:
             LOG.exception('Driver %s failed to program %s',
                           driver.driver_name, controlpath.info)
             raise exception.ProgrammingFailed(
-                target=inventory.pci_address_str(controlpath.info),
+                target=discovery.pci_address_str(controlpath.info),
                 reason='%s: %s' % (type(exc).__name__, exc))
 
 

@@ -16,7 +16,7 @@ host stays alive while the driver is broken.
 import logging
 import threading
 
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.agent import merge
 from cyborg import context as cyborg_context
 
@@ -61,8 +61,8 @@ class Reporter:
         self.compute_rp_uuid = compute_rp_uuid
         self.last_sent_fingerprint = None
         self._merger = merge.DeviceMerger()
-        # The periodic thread and a rediscover RPC may run at once; one
-        # run at a time keeps the fingerprint bookkeeping straight.
+        # The periodic thread and a run at start may overlap; one run at
+        # a time keeps the fingerprint bookkeeping straight.
         self._lock = threading.Lock()
 
     def discover(self):
@@ -84,7 +84,7 @@ class Reporter:
                     self._heartbeat(context, self.last_sent_fingerprint)
                     return 'heartbeat'
                 return 'none'
-            fingerprint = inventory.fingerprint(devices)
+            fingerprint = discovery.fingerprint(devices)
             if not force_full and fingerprint == self.last_sent_fingerprint:
                 want_full = self._heartbeat(context, fingerprint)
                 if not want_full:
@@ -105,7 +105,7 @@ class Reporter:
         try:
             self._conductor.report_data(
                 context, self.hostname, self._conf.host, self.compute_rp_uuid,
-                inventory.report_to_wire(devices), fingerprint)
+                discovery.report_to_wire(devices), fingerprint)
         except Exception:
             LOG.exception('Sending the discovery report to the conductor '
                           'failed; sending it again next run')

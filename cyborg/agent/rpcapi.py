@@ -5,7 +5,8 @@ a lost answer returns the earlier result instead of repeating the work.
 
 Version history:
 
-* 1.0 - program, create_mdev, remove_mdev, rediscover
+* 1.0 - program, create_mdev, remove_mdev (rediscover, never called by
+        any conductor, was dropped before release)
 """
 
 from cyborg import rpc
@@ -24,7 +25,7 @@ class AgentAPI:
                 checksum=None, checksum_algo=None):
         """Program a bitstream (Glance image) onto the device at controlpath.
 
-        ``controlpath`` is ``inventory.ControlPath.to_dict()``. The agent
+        ``controlpath`` is ``discovery.ControlPath.to_dict()``. The agent
         downloads the image, verifies it against ``checksum`` (its
         os_hash_value, with os_hash_algo ``checksum_algo``; md5 ``checksum``
         when no algo), programs through the driver, and skips the work when
@@ -46,8 +47,3 @@ class AgentAPI:
         cctxt = self._client.prepare(server=host, version='1.0')
         return cctxt.call(context, 'remove_mdev', pci_address=pci_address,
                           mdev_type=mdev_type, mdev_uuid=mdev_uuid)
-
-    def rediscover(self, context, host):
-        """Ask the agent to discover and report now (cast)."""
-        cctxt = self._client.prepare(server=host, version='1.0')
-        cctxt.cast(context, 'rediscover')

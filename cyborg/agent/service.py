@@ -109,8 +109,7 @@ class AgentService:
             conductor_rpcapi.ConductorAPI(self._transport),
             hostname=provider['name'], compute_rp_uuid=provider['uuid'])
         self.programmer = programming.Programmer(self._conf, self.drivers)
-        endpoint = agent_manager.AgentManager(self.drivers, self.programmer,
-                                              self.reporter)
+        endpoint = agent_manager.AgentManager(self.drivers, self.programmer)
         self._server = rpc.get_server(self._transport, rpc.AGENT_TOPIC,
                                       self._conf.host, [endpoint])
         self._server.start()

@@ -16,7 +16,6 @@ import logging
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 import os_resource_classes
-import os_traits
 
 from cyborg.conf import ksa
 from cyborg import exception
@@ -294,11 +293,3 @@ def _raise_for_status(resp, what):
         raise exception.Invalid(
             reason='Placement refused %s: HTTP %s %s'
                    % (what, resp.status_code, resp.text[:200]))
-
-
-def is_standard_trait(name):
-    """Whether os-traits knows the trait (Placement has it already)."""
-    return name in _STANDARD_TRAITS
-
-
-_STANDARD_TRAITS = frozenset(os_traits.get_traits())

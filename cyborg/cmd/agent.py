@@ -23,7 +23,7 @@ from oslo_log import log
 import oslo_messaging as messaging
 
 from cyborg.accelerator.drivers import base
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.agent import reporter
 from cyborg.agent import service as agent_service
 from cyborg import exception
@@ -50,7 +50,7 @@ def discover_only(conf):
     devices = reporter.discover_all(drivers)
     return {'host': conf.host,
             'drivers': list(dict.fromkeys(conf.agent.enabled_drivers)),
-            'devices': inventory.report_to_wire(devices)}
+            'devices': discovery.report_to_wire(devices)}
 
 
 def main(argv=None):

@@ -9,17 +9,21 @@ binds nobody is working on. Either way a conductor runs, per ARQ:
 3. when the group names a bitstream: look it up in Glance, take the
    deployable's programming lease, have the host's agent program it unless
    the deployable already holds it, record it and move the function trait
-   in Placement (``programming.py``);
+   in Placement (``bitstreams.py``);
 4. claim a free attach handle (compare-and-swap in the DB; still under the
    programming lease when there was one);
 5. for an MDEV handle, have the agent create the mdev (its uuid is the
    handle's);
-6. commit the outcome together with its Nova event (``finish_bind``).
+6. commit the outcome together with its Nova event (:func:`record_outcome`).
 
 Steps 1, 2, 4 and 6 of a bind that needs no remote call (no bitstream, a
 handle that is not an mdev: most binds) are one transaction
-(``start_bind``): the lease then only guards the slower binds, and a
+(:func:`start_bind`): the lease then only guards the slower binds, and a
 conductor that dies in the middle leaves nothing behind but BindStarted.
+
+The decisions are made here, the writes by the tables' owners in
+``cyborg.db`` (``arq_states``, ``attach_handles``, ``nova_event_outbox``),
+joined in one transaction where a step must be atomic.
 
 Every step is idempotent, so a bind re-run after a conductor died picks up
 what the dead one left (the handle it claimed, the bitstream it recorded).
@@ -37,84 +41,24 @@ import logging
 import threading
 import uuid
 
-import oslo_messaging as messaging
 from oslo_utils import timeutils
 
-from cyborg.accelerator import inventory
-from cyborg.agent import rpcapi as agent_rpcapi
-from cyborg.conductor import programming
-from cyborg.db import bindings
+from cyborg.conductor import agent_calls
+from cyborg.conductor import bitstreams
+from cyborg.db import agent_hosts
+from cyborg.db import arq_states
+from cyborg.db import arqs
+from cyborg.db import attach_handles
+from cyborg.db import devices
+from cyborg.db import engine as db_engine
+from cyborg.db import nova_event_outbox
 from cyborg import exception
 
 LOG = logging.getLogger(__name__)
 
-# Cleanup calls (mdev removal) run after the bind's own time may be up;
-# they get this long at most, so a dead agent delays a failure only a bit.
-CLEANUP_TIMEOUT = 10
 
-
-def describe_error(exc):
-    """A bind_error text: our messages as they are, others with their type."""
-    if isinstance(exc, exception.CyborgException):
-        return str(exc)
-    if isinstance(exc, messaging.RemoteError):
-        return '%s: %s' % (exc.exc_type, exc.value)
-    return '%s: %s' % (type(exc).__name__, exc)
-
-
-class AgentCalls:
-    """Calls to agents, each with its own timeout.
-
-    A call that gets no answer (no agent listening, agent too slow, broker
-    trouble) raises AgentUnreachable; an exception the agent raised comes
-    back as itself (cyborg's) or as a RemoteError.
-    """
-
-    def __init__(self, transport, default_timeout):
-        self._transport = transport
-        self._default_timeout = default_timeout
-
-    def _api(self, timeout):
-        return agent_rpcapi.AgentAPI(self._transport,
-                                     timeout=timeout or self._default_timeout)
-
-    def _call(self, host, timeout, call):
-        try:
-            return call(self._api(timeout))
-        except messaging.MessagingTimeout:
-            raise exception.AgentUnreachable(
-                host=host, reason='no answer within %s s'
-                                  % (timeout or self._default_timeout))
-        except messaging.RemoteError:
-            raise
-        except messaging.MessagingException as exc:
-            raise exception.AgentUnreachable(host=host, reason=str(exc))
-
-    def program(self, context, host, controlpath, image, driver_name,
-                timeout=None):
-        # The agent verifies the download against the strongest digest
-        # Glance has: os_hash_value/os_hash_algo, else the md5 checksum.
-        checksum, algo = image.get('os_hash_value'), image.get('os_hash_algo')
-        if not checksum:
-            checksum, algo = image.get('checksum'), None
-        return self._call(host, timeout, lambda api: api.program(
-            context, host, controlpath, image['id'], driver_name,
-            checksum=checksum, checksum_algo=algo))
-
-    def create_mdev(self, context, host, handle, timeout=None):
-        info = handle['attach_info']
-        return self._call(host, timeout, lambda api: api.create_mdev(
-            context, host, inventory.pci_address_str(info),
-            info['asked_type'], handle['uuid']))
-
-    def remove_mdev(self, context, host, handle, timeout=None):
-        info = handle['attach_info']
-        return self._call(host, timeout, lambda api: api.remove_mdev(
-            context, host, inventory.pci_address_str(info),
-            info['asked_type'], handle['uuid']))
-
-
-def remove_released_mdev(context, agent, handle, timeout=CLEANUP_TIMEOUT):
+def remove_released_mdev(context, agent, handle,
+                         timeout=agent_calls.CLEANUP_TIMEOUT):
     """Remove the mdev of a handle an unbind or delete freed (best effort).
 
     Skipped when the handle was claimed again meanwhile: its new holder
@@ -123,16 +67,99 @@ def remove_released_mdev(context, agent, handle, timeout=CLEANUP_TIMEOUT):
     """
     if handle['attach_type'] != 'MDEV':
         return False
-    if bindings.is_attach_handle_in_use(context, handle['uuid']):
+    if attach_handles.is_in_use(context, handle['uuid']):
         return False
-    host = bindings.agent_rpc_host(context, handle['hostname'])
+    host = agent_hosts.get_rpc_host(context, handle['hostname'])
     try:
         agent.remove_mdev(context, host, handle, timeout=timeout)
     except Exception as exc:
         LOG.warning('Could not remove mdev %s on host %s: %s',
-                    handle['uuid'], host, describe_error(exc))
+                    handle['uuid'], host, agent_calls.describe_error(exc))
         return False
     return True
+
+
+@dataclasses.dataclass
+class BindStart:
+    """What :func:`start_bind` did: lease taken, inputs read, and maybe more.
+
+    ``outcome`` is BOUND when the bind was finished in the same
+    transaction, else None: the caller holds the lease and goes on step by
+    step. ``handle`` is the attach handle claimed, if one was.
+    """
+
+    inputs: arqs.BindInputs
+    outcome: str = None
+    handle: dict = None
+
+    @property
+    def arq(self):
+        return self.inputs.arq
+
+
+@db_engine.retry_on_contention
+def start_bind(context, arq_uuid, owner, seconds, finishes_at_once,
+               nova_enabled=True, now=None):
+    """Take the bind lease and read the inputs; bind at once if it can be.
+
+    ``finishes_at_once(inputs, now)`` says whether the bind needs no remote
+    call (no bitstream to program, not past its deadline). Then a free
+    attach handle is claimed and, unless it is an mdev (the agent must
+    create it), the ARQ is Bound and its Nova event queued: lease, claim,
+    outcome and event commit together, one transaction instead of four.
+    In any other case the lease (and the claim, for an mdev) is committed
+    and the caller takes the remaining steps.
+
+    None when the lease was not taken (another worker holds the bind).
+    """
+    now = now or timeutils.utcnow()
+    with db_engine.write_transaction(context):
+        if not arq_states.take_bind_lease(context, arq_uuid, owner, seconds,
+                                          now):
+            return None
+        inputs = arqs.read_bind_inputs(context, arq_uuid,
+                                       with_controlpaths=False)
+        start = BindStart(inputs)
+        arq = inputs.arq
+        if arq['attach_handle_id'] is None and finishes_at_once(inputs, now):
+            start.handle = attach_handles.take_free(
+                context, inputs.deployable['id'], now)
+        if start.handle is not None:
+            arq_states.link_handle(context, arq['id'], start.handle['id'],
+                                   inputs.deployable['id'])
+        if start.handle is not None and start.handle['attach_type'] != 'MDEV':
+            # Claimed, and nothing remote to do: the outcome now.
+            if arq_states.finish_bind(context, arq, arq_states.BOUND,
+                                      lease_owner=owner, now=now):
+                nova_event_outbox.queue_event(context, arq, arq_states.BOUND,
+                                              nova_enabled, now)
+                start.outcome = arq_states.BOUND
+            return start
+        # The rest takes remote calls (or a retry): commit the lease, and
+        # the claim when there is one.
+        if inputs.deployable is not None:
+            inputs.controlpaths = devices.controlpaths(
+                context, inputs.deployable['device_id'])
+        return start
+
+
+@db_engine.retry_on_contention
+def record_outcome(context, arq, outcome, lease_owner=None, error=None,
+                   nova_enabled=True):
+    """End a bind as Bound or BindFailed and queue Nova's event, atomically.
+
+    Returns ``arq_states.finish_bind``'s result, or None when the bind is
+    no longer this worker's (nothing written then).
+    """
+    now = timeutils.utcnow()
+    with db_engine.write_transaction(context):
+        result = arq_states.finish_bind(context, arq, outcome,
+                                        lease_owner=lease_owner, error=error,
+                                        now=now)
+        if result is not None:
+            nova_event_outbox.queue_event(context, result['arq'], outcome,
+                                          nova_enabled, now)
+        return result
 
 
 @dataclasses.dataclass
@@ -178,7 +205,7 @@ class _LeaseKeeper:
             if self._until is not None and timeutils.utcnow() >= self._until:
                 return
             try:
-                if not bindings.renew_bind_lease(
+                if not arq_states.renew_bind_lease(
                         self._context, arq['uuid'], self._attempt.owner,
                         self._seconds, bind_seq=arq['bind_seq']):
                     return
@@ -188,18 +215,20 @@ class _LeaseKeeper:
 
 
 class Binder:
-    """Runs binds on a thread pool; one per conductor process."""
+    """Runs binds on a thread pool; one per conductor process.
 
-    def __init__(self, conf, transport, placement_client, glance_client,
-                 events=None, nova_enabled=True):
+    ``agent`` is the conductor's AgentCalls, ``programmer`` its
+    bitstreams.Programmer, ``events`` its nova_events.EventDelivery.
+    """
+
+    def __init__(self, conf, agent, programmer, events):
         self._conf = conf
-        self.agent = AgentCalls(transport, conf.conductor.agent_rpc_timeout)
-        self.programmer = programming.Programmer(conf, placement_client,
-                                                 glance_client, self.agent)
+        self.agent = agent
+        self.programmer = programmer
         self._events = events
         # False without a Nova to tell: outcomes' events are recorded as
-        # given up (see cyborg.db.bindings._queue_event), none delivered.
-        self._nova_enabled = nova_enabled
+        # given up (see nova_event_outbox.queue_event), none delivered.
+        self._nova_enabled = events.enabled
         self._pool = futures.ThreadPoolExecutor(
             max_workers=conf.thread_pool_size, thread_name_prefix='bind')
 
@@ -224,8 +253,7 @@ class Binder:
             outcomes = {arq_uuid: future.result()
                         for arq_uuid, future in running.items()}
         finished = [u for u, outcome in outcomes.items() if outcome]
-        if (deliver_events and finished and self._events is not None
-                and self._nova_enabled):
+        if deliver_events and finished and self._nova_enabled:
             try:
                 self._events.deliver_due(context, arq_uuids=finished)
             except Exception:
@@ -238,12 +266,12 @@ class Binder:
         """Bind one ARQ if nobody else is; its outcome, or None. Never raises.
 
         A bind that needs no remote call is done in one transaction
-        (``bindings.start_bind``); the others go on step by step under the
-        lease that transaction took.
+        (:func:`start_bind`); the others go on step by step under the lease
+        that transaction took.
         """
         owner = '%s:%s' % (self._conf.host, uuid.uuid4().hex)
         try:
-            start = bindings.start_bind(
+            start = start_bind(
                 context, arq_uuid, owner, self._conf.bind_lease_seconds,
                 self._finishes_at_once, nova_enabled=self._nova_enabled)
         except Exception:
@@ -252,9 +280,9 @@ class Binder:
         if start is None:
             return None
         arq = start.arq
-        if start.outcome == bindings.BOUND:
+        if start.outcome == arq_states.BOUND:
             self._log_bound(arq, start.handle)
-            return bindings.BOUND
+            return arq_states.BOUND
         attempt = _Attempt(arq, owner, self._deadline(arq))
         try:
             if timeutils.utcnow() >= attempt.deadline:
@@ -266,11 +294,11 @@ class Binder:
         except Exception as exc:
             if not isinstance(exc, exception.CyborgException):
                 LOG.exception('Unexpected error binding ARQ %s', arq_uuid)
-            return self._fail(context, attempt, describe_error(exc))
+            return self._fail(context, attempt, agent_calls.describe_error(exc))
         try:
-            result = bindings.finish_bind(context, arq, bindings.BOUND,
-                                          lease_owner=owner,
-                                          nova_enabled=self._nova_enabled)
+            result = record_outcome(context, arq, arq_states.BOUND,
+                                    lease_owner=owner,
+                                    nova_enabled=self._nova_enabled)
         except Exception:
             # The lease lapses and recovery finishes the bind.
             LOG.exception('Could not record the outcome of ARQ %s', arq_uuid)
@@ -279,7 +307,7 @@ class Binder:
             self._after_losing_bind(context, attempt)
             return None
         self._log_bound(arq, handle)
-        return bindings.BOUND
+        return arq_states.BOUND
 
     def _deadline(self, arq):
         started = arq['bind_started_at'] or timeutils.utcnow()
@@ -293,7 +321,7 @@ class Binder:
         """
         return (inputs.group is not None and inputs.deployable is not None
                 and inputs.deployable['missing_since'] is None
-                and not programming.wants_bitstream(inputs.group)
+                and not bitstreams.wants_bitstream(inputs.group)
                 and now < self._deadline(inputs.arq))
 
     def _log_bound(self, arq, handle):
@@ -320,12 +348,12 @@ class Binder:
         if deployable['missing_since'] is not None:
             # Its provider is kept (reserved) only for the ARQs holding it.
             raise exception.DeployableMissing(name=deployable['name'])
-        if programming.wants_bitstream(inputs.group):
+        if bitstreams.wants_bitstream(inputs.group):
             with self._keep_lease(context, attempt, until=attempt.deadline):
                 image, function_id = self.programmer.requested_image(
                     inputs.group)
-                # Held until the handle is claimed: see programming.py.
-                with programming.programming_lease(
+                # Held until the handle is claimed: see bitstreams.py.
+                with bitstreams.programming_lease(
                         context, deployable, attempt.owner,
                         attempt.deadline) as deployable:
                     self.programmer.ensure_programmed(
@@ -349,7 +377,7 @@ class Binder:
     def _claim(context, attempt, deployable, bitstream_id):
         arq = attempt.arq
         try:
-            return bindings.claim_attach_handle(
+            return attach_handles.claim_attach_handle(
                 context, arq['id'], deployable['id'],
                 bind_seq=arq['bind_seq'], lease_owner=attempt.owner,
                 bitstream_id=bitstream_id)
@@ -362,10 +390,9 @@ class Binder:
         # handle is free, another bind may claim it and need its mdev.
         self._remove_held_mdev(context, attempt)
         try:
-            result = bindings.finish_bind(context, arq, bindings.BIND_FAILED,
-                                          lease_owner=attempt.owner,
-                                          error=reason,
-                                          nova_enabled=self._nova_enabled)
+            result = record_outcome(context, arq, arq_states.BIND_FAILED,
+                                    lease_owner=attempt.owner, error=reason,
+                                    nova_enabled=self._nova_enabled)
         except Exception:
             LOG.exception('Could not record the failure of ARQ %s',
                           arq['uuid'])
@@ -375,23 +402,23 @@ class Binder:
             return None
         LOG.warning('Binding ARQ %s (instance %s) failed: %s', arq['uuid'],
                     arq['instance_uuid'], reason)
-        return bindings.BIND_FAILED
+        return arq_states.BIND_FAILED
 
     def _remove_held_mdev(self, context, attempt):
         try:
             # A re-run (recovery) may find a handle a dead worker claimed.
-            handle = attempt.mdev_handle or bindings.get_held_attach_handle(
+            handle = attempt.mdev_handle or attach_handles.get_held(
                 context, attempt.arq['uuid'])
             if handle is None or handle['attach_type'] != 'MDEV':
                 return
-            host = attempt.mdev_host or bindings.agent_rpc_host(
+            host = attempt.mdev_host or agent_hosts.get_rpc_host(
                 context, handle['hostname'])
             with self._keep_lease(context, attempt):
                 self.agent.remove_mdev(context, host, handle,
-                                       timeout=CLEANUP_TIMEOUT)
+                                       timeout=agent_calls.CLEANUP_TIMEOUT)
         except Exception as exc:
             LOG.warning('Could not remove the mdev of failed bind %s: %s',
-                        attempt.arq['uuid'], describe_error(exc))
+                        attempt.arq['uuid'], agent_calls.describe_error(exc))
 
     def _after_losing_bind(self, context, attempt):
         """The bind stopped being ours: leave everything to its new owner.

@@ -1,31 +1,44 @@
-"""The conductor's RPC endpoint for agents' reports and device status.
+"""The conductor's RPC endpoint (topic ``cyborg-conductor``), thin on purpose.
 
-Thin on purpose: each method hands its arguments to the module that does
-the work (reports, placement_sync, the inventory data access) and declares
-the domain errors a caller should get back as themselves rather than as a
-logged server-side failure. Binding work is served by ``ARQManager`` in
-``arq_manager.py`` on the same RPC server.
+Each method hands its arguments to the object that does the work and
+declares the domain errors a caller should get back as themselves rather
+than as a logged server-side failure:
+
+* agents' reports and heartbeats: ``reports``, ``agent_hosts``;
+* device enable/disable: ``placement_sync.PlacementSync``;
+* binds and the host-side cleanup after unbinds and deletes:
+  ``binding.Binder``;
+* an admin's programming of a deployable: ``bitstreams.Programmer``.
+
+The collaborators are built once per conductor by ``service.py`` and
+passed in. The client side is ``cyborg.conductor.rpcapi``.
 """
+
+import uuid
 
 import oslo_messaging as messaging
 
-from cyborg.conductor import placement_sync
+from cyborg.conductor import binding
+from cyborg.conductor import bitstreams
 from cyborg.conductor import reports
 from cyborg.db import agent_hosts
+from cyborg.db import deployables
 from cyborg import exception
 
 
 class ConductorManager:
-    """report_data, heartbeat and set_device_status (RPC API 1.0)."""
+    """RPC API 1.0: report_data, heartbeat, set_device_status, bind_arqs,
+    arqs_deleted, program_deployable."""
 
     target = messaging.Target(version='1.0')
 
-    def __init__(self, conf, transport, placement_client):
+    def __init__(self, conf, placement_client, placement_sync, binder):
         self._conf = conf
-        self._transport = transport
         self._placement = placement_client
-        self.placement_sync = placement_sync.PlacementSync(conf,
-                                                           placement_client)
+        self.placement_sync = placement_sync
+        self.binder = binder
+
+    # Agents
 
     @messaging.expected_exceptions(exception.InvalidReport,
                                    exception.UnknownHost,
@@ -42,6 +55,8 @@ class ConductorManager:
         """True when the conductor wants a full report from the host."""
         return not agent_hosts.touch_host(context, hostname, fingerprint)
 
+    # Devices
+
     @messaging.expected_exceptions(exception.DeviceNotFound,
                                    exception.Invalid,
                                    exception.PlacementUnavailable,
@@ -50,3 +65,54 @@ class ConductorManager:
         """Enable or disable a device; returns {uuid, status}."""
         return self.placement_sync.set_device_status(context, device_uuid,
                                                      status)
+
+    # ARQs
+
+    def bind_arqs(self, context, arq_uuids):
+        """Run the binds the API started (a cast: nobody waits for this).
+
+        Outcomes and their Nova events are committed per ARQ; the events of
+        the batch are sent once all its binds are done.
+        """
+        self.binder.bind_batch(context, arq_uuids)
+
+    def arqs_deleted(self, context, released_handles):
+        """Remove the mdevs among the handles the API freed (a cast).
+
+        The API frees handles in the transaction that unbinds or deletes
+        their ARQs; what is left is the host side.
+        """
+        for handle in released_handles:
+            binding.remove_released_mdev(context, self.binder.agent, handle)
+
+    # Deployables
+
+    @messaging.expected_exceptions(exception.DeployableNotFound,
+                                   exception.ImageNotFound,
+                                   exception.Invalid,
+                                   exception.Conflict,
+                                   exception.ServiceUnavailable,
+                                   exception.ProgrammingFailed)
+    def program_deployable(self, context, deployable_uuid, image_uuid):
+        """Program an image onto a deployable now; the deployable's dict.
+
+        The agent programs even when the deployable is recorded as holding
+        the image already (an admin asking means: do it). Refused with
+        DeployableInUse while ARQs hold handles of the deployable.
+        """
+        deployable, controlpaths, agent_host = (
+            deployables.get_for_programming(context, deployable_uuid))
+        programmer = self.binder.programmer
+        image = programmer.glance.get_image(image_uuid)
+        timeout = self._conf.conductor.agent_rpc_timeout
+        owner = '%s:program:%s' % (self._conf.host, uuid.uuid4().hex)
+        # Waits for a bind programming it now, for about as long as one
+        # programming may take.
+        with bitstreams.programming_lease(
+                context, deployable, owner, bitstreams.lease_end(timeout),
+                hold_seconds=timeout + 30) as deployable:
+            programmer.ensure_programmed(
+                context, deployable, controlpaths, agent_host, image,
+                bitstreams.image_function_id(image), timeout=timeout,
+                force=True, lease_owner=owner)
+        return deployables.get_deployable(context, deployable_uuid)

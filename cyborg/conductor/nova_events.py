@@ -1,7 +1,7 @@
 """Delivery of the Nova event outbox (``nova_events`` rows).
 
 A bind outcome and its event row are committed together (see
-``cyborg.db.bindings.finish_bind``); this module gets the rows to Nova.
+``binding.record_outcome``); this module gets the rows to Nova.
 Rows are leased before sending, so two conductors never send one row at the
 same time, and marked sent only after Nova accepted them. Nova being down
 costs a retry with exponential backoff; after ``[conductor]
@@ -16,7 +16,7 @@ import logging
 import uuid
 
 from cyborg.clients import nova as nova_client
-from cyborg.db import bindings
+from cyborg.db import nova_event_outbox
 from cyborg import exception
 
 LOG = logging.getLogger(__name__)
@@ -28,24 +28,32 @@ POST_TIMEOUT = 30
 LEASE_SECONDS = 90
 
 
-class EventDelivery:
-    """Sends due outbox rows to Nova, one POST per claimed batch."""
+def client_from_conf(conf):
+    """The NovaClient ``[nova]`` describes, or None when it names no Nova.
 
-    def __init__(self, conf, nova=None):
+    No Nova to tell (the all-in-one service, a benchmark): events are still
+    recorded, as given up in the transaction of their outcome (the
+    Binder's nova_enabled), instead of being retried for minutes against
+    nothing. Rows due all the same (written by a conductor that had a
+    Nova) are given up when due.
+    """
+    if not (conf.nova.auth_type or conf.nova.endpoint_override):
+        LOG.warning('[nova] names neither an auth_type nor an '
+                    'endpoint_override: bind outcomes will not be sent '
+                    'to Nova.')
+        return None
+    return nova_client.NovaClient.from_conf(conf, timeout=POST_TIMEOUT)
+
+
+class EventDelivery:
+    """Sends due outbox rows to Nova, one POST per claimed batch.
+
+    ``nova`` is a NovaClient, or None for no Nova (see
+    :func:`client_from_conf`).
+    """
+
+    def __init__(self, conf, nova):
         self._conf = conf
-        if nova is None and not (conf.nova.auth_type or
-                                 conf.nova.endpoint_override):
-            # No Nova to tell (the all-in-one service, a benchmark): events
-            # are still recorded, as given up in the transaction of their
-            # outcome (Binder's nova_enabled), instead of being retried for
-            # minutes against nothing. Rows due all the same (written by a
-            # conductor that had a Nova) are given up when due.
-            LOG.warning('[nova] names neither an auth_type nor an '
-                        'endpoint_override: bind outcomes will not be sent '
-                        'to Nova.')
-        elif nova is None:
-            nova = nova_client.NovaClient.from_conf(conf,
-                                                    timeout=POST_TIMEOUT)
         self._nova = nova
 
     @property
@@ -62,7 +70,7 @@ class EventDelivery:
         delivered = 0
         while True:
             owner = 'events:%s:%s' % (self._conf.host, uuid.uuid4().hex)
-            events = bindings.claim_due_events(
+            events = nova_event_outbox.claim_due_events(
                 context, owner, limit=BATCH_SIZE,
                 lease_seconds=LEASE_SECONDS, arq_uuids=arq_uuids)
             if not events:
@@ -80,7 +88,7 @@ class EventDelivery:
                          '%s of instance %s', nova_client.EVENT_NAME,
                          event['status'], event['arq_uuid'],
                          event['instance_uuid'])
-            bindings.abandon_events(context, owner,
+            nova_event_outbox.abandon_events(context, owner,
                                     [e['id'] for e in events])
             return 0, False
         payload = [nova_client.make_event(e['instance_uuid'], e['arq_uuid'],
@@ -103,7 +111,7 @@ class EventDelivery:
         retry = [e for i, e in enumerate(events) if results.transient(i)]
         refused = [(e, results.codes[i]) for i, e in enumerate(events)
                    if not results.delivered(i) and not results.transient(i)]
-        bindings.mark_events_sent(context, owner, [e['id'] for e in sent])
+        nova_event_outbox.mark_events_sent(context, owner, [e['id'] for e in sent])
         if retry:
             self._reschedule(context, owner, retry)
         if refused:
@@ -112,12 +120,12 @@ class EventDelivery:
                           '%s with code %s; giving it up', event['status'],
                           nova_client.EVENT_NAME, event['arq_uuid'],
                           event['instance_uuid'], code)
-            bindings.abandon_events(context, owner,
+            nova_event_outbox.abandon_events(context, owner,
                                     [e['id'] for e, _code in refused])
         return len(sent), False
 
     def _reschedule(self, context, owner, events):
-        abandoned = bindings.reschedule_events(
+        abandoned = nova_event_outbox.reschedule_events(
             context, owner, [e['id'] for e in events],
             self._conf.conductor.nova_event_max_attempts)
         for event in abandoned:

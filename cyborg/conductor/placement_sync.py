@@ -26,17 +26,25 @@ digest that claims it is current.
 ``reconcile`` ignores digests: it reads each host's tree from Placement and
 writes only what differs, creates what was deleted behind our back, and
 deletes providers we own (``OWNER_CYBORG``) that no deployable wants.
+Everything it writes comes from the DB, so it rebuilds a Placement wiped
+of our providers, function-id traits included.
+
+This module and ``cyborg.clients.placement`` are the only Placement layer:
+provider naming (:func:`provider_uuid`), every trait we set, and the one
+"read the generation, write, re-read on a conflict" loop
+(:meth:`PlacementSync.update_with_generation`) live here.
 """
 
 import dataclasses
 import hashlib
 import logging
+import uuid as uuidlib
 
 from cyborg.accelerator.drivers import fpga
-from cyborg.accelerator import inventory as report_format
+from cyborg.accelerator import discovery
 from cyborg.db import agent_hosts
-from cyborg.db import inventory as inventory_db
-from cyborg.db import placement_state
+from cyborg.db import deployables
+from cyborg.db import devices
 from cyborg import exception
 
 LOG = logging.getLogger(__name__)
@@ -46,6 +54,16 @@ FUNCTION_ID_TRAIT_PREFIX = fpga.FUNCTION_TRAIT_PREFIX
 # Part of every digest: bump it when the wanted state's shape changes, so
 # every provider is rewritten once.
 DIGEST_VERSION = 2
+
+
+def provider_uuid(deployable_name):
+    """The uuid of a deployable's Placement provider, derived from its name.
+
+    Derived rather than random so that any conductor, or a reconcile after
+    the DB row was lost, names the same provider; it is upstream's rule,
+    so providers upstream Cyborg created are adopted, not duplicated.
+    """
+    return str(uuidlib.uuid3(uuidlib.NAMESPACE_DNS, deployable_name))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +80,7 @@ class WantedProvider:
         data = dataclasses.asdict(self)
         data['version'] = DIGEST_VERSION
         return hashlib.sha256(
-            report_format.canonical_json(data).encode()).hexdigest()
+            discovery.canonical_json(data).encode()).hexdigest()
 
 
 def wanted_provider(state, compute_rp_uuid):
@@ -85,7 +103,7 @@ def wanted_provider(state, compute_rp_uuid):
                   if not t.startswith(FUNCTION_ID_TRAIT_PREFIX)}
         traits.add(fpga.function_trait(state.driver_name, state.function_id))
     traits = tuple(sorted(traits))
-    return WantedProvider(uuid=inventory_db.provider_uuid(state.name),
+    return WantedProvider(uuid=provider_uuid(state.name),
                           name=state.name, parent_uuid=compute_rp_uuid,
                           inventories=inventories, traits=traits)
 
@@ -127,7 +145,7 @@ class PlacementSync:
             raise exception.UnknownHost(hostname=hostname)
         for uuid in deleted_providers:
             self._delete_provider_tree(uuid, result)
-        for state in placement_state.list_provider_states(
+        for state in deployables.list_provider_states(
                 context, hostname, device_id=device_id):
             self._sync_deployable(context, hostname, state,
                                   host['compute_rp_uuid'], result)
@@ -141,7 +159,7 @@ class PlacementSync:
         be brought in line (the DB change stays; a retry or the reconciler
         finishes the job).
         """
-        device = placement_state.set_device_status(context, device_uuid, status)
+        device = devices.set_status(context, device_uuid, status)
         result = self.sync_host(context, device['hostname'],
                                 device_id=device['id'])
         if result.failed:
@@ -179,11 +197,11 @@ class PlacementSync:
             LOG.warning('Compute node provider %s of host %s is not in '
                         'Placement; skipping it', cn_uuid, host['hostname'])
             return result
-        states = placement_state.list_provider_states(context, host['hostname'])
+        states = deployables.list_provider_states(context, host['hostname'])
         wanted_uuids = set()
         for state in states:
             if state.resource_class:
-                wanted_uuids.add(inventory_db.provider_uuid(state.name))
+                wanted_uuids.add(provider_uuid(state.name))
             self._sync_deployable(context, host['hostname'], state, cn_uuid,
                                   result, known_providers=tree)
         owned = self._client.get_providers_in_tree(
@@ -211,14 +229,14 @@ class PlacementSync:
                 if not changed:
                     result.unchanged.append(state.name)
                     return
-                if placement_state.set_placement_digest(
+                if deployables.set_placement_digest(
                         context, state.deployable_id, state.placement_digest,
                         digest):
                     result.written.append(state.name)
                     return
                 # Another conductor wrote this provider since we read the
                 # DB: our write may have been the stale one. Read again.
-                fresh = placement_state.list_provider_states(
+                fresh = deployables.list_provider_states(
                     context, hostname, deployable_ids=[state.deployable_id])
                 if not fresh:
                     return
@@ -252,7 +270,7 @@ class PlacementSync:
             # No resource class (any more): no provider; its digest is None.
             if state.placement_digest is None and not force:
                 return False, None
-            uuid = inventory_db.provider_uuid(state.name)
+            uuid = provider_uuid(state.name)
             if known_providers is None or uuid in known_providers:
                 self._delete_provider_tree(uuid, SyncResult(), strict=True)
             return state.placement_digest is not None, None
@@ -289,39 +307,69 @@ class PlacementSync:
             client.update_provider(wanted.uuid, wanted.name,
                                    wanted.parent_uuid)
 
-    def _sync_provider_inventory(self, wanted):
-        """Read, compare, write on difference; re-read on a conflict."""
+    def update_with_generation(self, what, read, change, write):
+        """Read, compute the change from that read, write; on a conflict,
+        read again. The one such loop of the Placement layer.
+
+        ``read()`` gives (generation, current); ``change(current)`` the new
+        value, or None when nothing is to be written; ``write(generation,
+        value)`` raises GenerationConflict when the provider changed.
+        PlacementConflict after ``[conductor] placement_retries`` tries.
+        """
         for _attempt in range(self._retries):
-            generation, current = self._client.get_inventories(wanted.uuid)
-            if _inventories_match(current, wanted.inventories):
+            generation, current = read()
+            value = change(current)
+            if value is None:
                 return
             try:
-                self._client.set_inventories(wanted.uuid, generation,
-                                             wanted.inventories)
+                write(generation, value)
                 return
             except exception.GenerationConflict:
-                LOG.debug('Generation conflict on inventory of %s; '
-                          're-reading', wanted.uuid)
-        raise exception.PlacementConflict(
-            what='inventory of provider %s' % wanted.uuid)
+                LOG.debug('Generation conflict writing %s; re-reading', what)
+        raise exception.PlacementConflict(what=what)
+
+    def _sync_provider_inventory(self, wanted):
+        self.update_with_generation(
+            'inventory of provider %s' % wanted.uuid,
+            lambda: self._client.get_inventories(wanted.uuid),
+            lambda current: (None if _inventories_match(
+                current, wanted.inventories) else wanted.inventories),
+            lambda generation, value: self._client.set_inventories(
+                wanted.uuid, generation, value))
 
     def _sync_provider_traits(self, wanted):
-        """Read, compare, write on difference; re-read on a conflict."""
-        for _attempt in range(self._retries):
-            generation, current = self._client.get_provider_traits(
-                wanted.uuid)
-            desired = set(wanted.traits)
-            if desired == set(current):
-                return
-            try:
-                self._client.set_provider_traits(wanted.uuid, generation,
-                                                 desired)
-                return
-            except exception.GenerationConflict:
-                LOG.debug('Generation conflict on traits of %s; re-reading',
-                          wanted.uuid)
-        raise exception.PlacementConflict(
-            what='traits of provider %s' % wanted.uuid)
+        desired = set(wanted.traits)
+        self.update_with_generation(
+            'traits of provider %s' % wanted.uuid,
+            lambda: self._client.get_provider_traits(wanted.uuid),
+            lambda current: None if desired == set(current) else desired,
+            lambda generation, value: self._client.set_provider_traits(
+                wanted.uuid, generation, value))
+
+    def set_function_trait(self, rp_uuid, trait):
+        """Make ``trait`` the provider's only function-id trait, now.
+
+        Called right after a bind programmed a region, so the scheduler
+        sees the new function at once; the trait is also what the DB
+        records (``deployables.function_id``), so a later sync or the
+        reconciler writes the same. ``trait`` None just removes the old
+        ones (the new bitstream names no function).
+        """
+        if trait:
+            self._client.ensure_traits([trait])
+
+        def change(current):
+            wanted = {t for t in current
+                      if not t.startswith(FUNCTION_ID_TRAIT_PREFIX)}
+            if trait:
+                wanted.add(trait)
+            return None if wanted == set(current) else wanted
+
+        self.update_with_generation(
+            'the function trait of provider %s' % rp_uuid,
+            lambda: self._client.get_provider_traits(rp_uuid), change,
+            lambda generation, value: self._client.set_provider_traits(
+                rp_uuid, generation, value))
 
     # Deleting ---------------------------------------------------------------
 

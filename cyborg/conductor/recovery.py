@@ -23,9 +23,8 @@ import logging
 
 from oslo_utils import timeutils
 
-from cyborg.conductor import binding
-from cyborg.conductor import nova_events
-from cyborg.db import bindings
+from cyborg.db import arqs
+from cyborg.db import nova_event_outbox
 
 LOG = logging.getLogger(__name__)
 
@@ -36,25 +35,26 @@ EVENT_RETENTION = datetime.timedelta(days=7)
 
 
 class Recovery:
-    """One conductor's recovery worker; ``run_once`` is one pass."""
+    """One conductor's recovery worker; ``run_once`` is one pass.
 
-    def __init__(self, conf, transport, placement_client, nova_client=None,
-                 glance_client=None):
+    ``binder`` and ``events`` are the conductor's own (one of each per
+    conductor, built by ``service.Conductor``).
+    """
+
+    def __init__(self, conf, binder, events):
         self._conf = conf
-        self.events = nova_events.EventDelivery(conf, nova_client)
-        # Events are delivered at the end of the pass, all in one go.
-        self.binder = binding.Binder(conf, transport, placement_client,
-                                     glance_client, events=None,
-                                     nova_enabled=self.events.enabled)
+        self.binder = binder
+        self.events = events
 
     def run_once(self, context):
         """One pass; returns {'binds': {uuid: outcome}, 'events_sent': n}."""
         now = timeutils.utcnow()
-        orphans = bindings.list_binds_needing_recovery(
+        orphans = arqs.list_binds_needing_recovery(
             context, now, limit=BINDS_PER_PASS,
             grace_seconds=self._conf.bind_lease_seconds)
         outcomes = {}
         if orphans:
+            # Events are delivered at the end of the pass, all in one go.
             outcomes = self.binder.bind_batch(context, orphans,
                                               deliver_events=False)
             finished = {u: o for u, o in outcomes.items() if o}
@@ -63,5 +63,6 @@ class Recovery:
                          ', '.join('%s %s' % item
                                    for item in sorted(finished.items())))
         sent = self.events.deliver_due(context)
-        bindings.purge_finished_events(context, now - EVENT_RETENTION)
+        nova_event_outbox.purge_finished_events(context,
+                                                now - EVENT_RETENTION)
         return {'binds': outcomes, 'events_sent': sent}

@@ -1,6 +1,7 @@
-"""Apply an agent's discovery report: the DB diff first, then Placement.
+"""Apply an agent's discovery report: validate, the DB diff, then Placement.
 
-The order is the whole point: the report is validated, the host's compute
+The order is the whole point: the report is validated (once, here: what
+cannot be stored as it is refuses the whole report), the host's compute
 node provider is checked, the diff is committed in one transaction, and only
 then is Placement brought in line from what the DB now says. A Placement
 failure after the commit loses nothing: the host's fingerprint is forgotten,
@@ -19,13 +20,20 @@ import random
 import time
 
 from oslo_db import exception as db_exc
+import os_traits
 
-from cyborg.accelerator import inventory as report_format
+from cyborg.accelerator import discovery
+from cyborg.conductor import placement_sync
 from cyborg.db import agent_hosts
-from cyborg.db import inventory as inventory_db
+from cyborg.db import attributes
+from cyborg.db import host_reports
+from cyborg.db import models
 from cyborg import exception
 
 LOG = logging.getLogger(__name__)
+
+_RC_TRAIT_CHARS = frozenset('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_')
+_STANDARD_TRAITS = frozenset(os_traits.get_traits())
 
 # Attempts at the DB transaction when it collides with a concurrent writer
 # (an ARQ claiming a handle, another conductor applying the same host).
@@ -40,12 +48,101 @@ def parse_report(hostname, report):
         raise exception.InvalidReport(hostname=hostname,
                                       reason='a report is a list of devices')
     try:
-        return report_format.report_from_wire(report)
+        return discovery.report_from_wire(report)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise exception.InvalidReport(
             hostname=hostname,
             reason='malformed device data (%s: %s)' % (type(exc).__name__,
                                                        exc))
+
+
+def _is_short_text(value, limit):
+    return isinstance(value, str) and len(value) <= limit
+
+
+def _is_rc_or_trait_name(name):
+    return (isinstance(name, str) and 0 < len(name) <= 255
+            and set(name) <= _RC_TRAIT_CHARS)
+
+
+def validate_report(hostname, devices):
+    """Refuse a report that cannot be stored as it is: InvalidReport.
+
+    Stub devices are not checked: they are ignored. Returns the devices that
+    count (the non-stub ones).
+    """
+    def invalid(reason):
+        return exception.InvalidReport(hostname=hostname, reason=reason)
+
+    usable = [device for device in devices if not device.stub]
+    names, cpids = set(), set()
+    for device in usable:
+        if device.type not in models.DEVICE_TYPES:
+            raise invalid('unknown device type %r' % device.type)
+        for field in ('vendor', 'model'):
+            if not _is_short_text(getattr(device, field), 255):
+                raise invalid('device %s %r is not a string of at most 255 '
+                              'characters' % (field, getattr(device, field)))
+        if device.controlpath.cpid_type not in models.CPID_TYPES:
+            raise invalid('unknown control path type %r'
+                          % device.controlpath.cpid_type)
+        cpid_key = (device.controlpath.cpid_type,
+                    discovery.canonical_json(device.controlpath.info))
+        if len(cpid_key[1]) > 255:
+            raise invalid('control path %s is too long' % cpid_key[1])
+        if cpid_key in cpids:
+            raise invalid('two devices at control path %s' % cpid_key[1])
+        cpids.add(cpid_key)
+        for dep in device.deployables:
+            if not dep.name or not _is_short_text(dep.name, 255):
+                raise invalid('bad deployable name %r' % dep.name)
+            if dep.driver_name is not None and not _is_short_text(
+                    dep.driver_name, 100):
+                raise invalid('deployable %s: bad driver name %r'
+                              % (dep.name, dep.driver_name))
+            for key in dep.attributes:
+                if not key or not _is_short_text(key, 255):
+                    raise invalid('deployable %s: bad attribute key %r'
+                                  % (dep.name, key))
+                if attributes.is_reserved_key(key):
+                    raise invalid('deployable %s: attribute key %r is '
+                                  'reserved for the resource class and '
+                                  'traits' % (dep.name, key))
+            if dep.name in names:
+                raise invalid('deployable name %s reported twice' % dep.name)
+            names.add(dep.name)
+            if dep.num_accelerators < 0:
+                raise invalid('deployable %s has a negative number of '
+                              'accelerators' % dep.name)
+            if (dep.resource_class is not None
+                    and not _is_rc_or_trait_name(dep.resource_class)):
+                raise invalid('deployable %s: bad resource class %r'
+                              % (dep.name, dep.resource_class))
+            for trait in dep.traits:
+                if not _is_rc_or_trait_name(trait):
+                    raise invalid('deployable %s: bad trait %r'
+                                  % (dep.name, trait))
+                if (not trait.startswith('CUSTOM_')
+                        and trait not in _STANDARD_TRAITS):
+                    # Placement knows only os-traits' standard traits and
+                    # the CUSTOM_ ones we create: it would refuse the rest.
+                    raise invalid('deployable %s: %s is neither a CUSTOM_ '
+                                  'trait nor a standard one' % (dep.name,
+                                                               trait))
+            identities = set()
+            for handle in dep.attach_handles:
+                if handle.attach_type not in models.ATTACH_TYPES:
+                    raise invalid('unknown attach type %r'
+                                  % handle.attach_type)
+                info = discovery.canonical_json(handle.info)
+                if len(info) > 255:
+                    raise invalid('attach handle %s is too long' % info)
+                identity = discovery.handle_identity(handle.info)
+                if identity in identities:
+                    raise invalid('deployable %s reports attach handle %s '
+                                  'twice' % (dep.name, identity))
+                identities.add(identity)
+    return usable
 
 
 def verify_compute_node(context, client, hostname, compute_rp_uuid):
@@ -77,11 +174,14 @@ def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
     """
     devices = parse_report(hostname, report)
     # Cheap and local: refuse a bad report before asking Placement anything.
-    inventory_db.validate_report(hostname, devices)
+    usable = validate_report(hostname, devices)
     compute_rp_uuid = verify_compute_node(context, client, hostname,
                                           compute_rp_uuid)
+    provider_uuids = {dep.name: placement_sync.provider_uuid(dep.name)
+                      for device in usable for dep in device.deployables
+                      if dep.resource_class}
     outcome = _apply_to_db(context, hostname, rpc_host, compute_rp_uuid,
-                           devices, fingerprint)
+                           usable, fingerprint, provider_uuids)
     summary = outcome.summary()
     if outcome.missing:
         LOG.warning('Host %s no longer reports deployables %s, which are '
@@ -113,13 +213,13 @@ def _is_retriable(exc):
         exc)
 
 
-def _apply_to_db(context, hostname, rpc_host, compute_rp_uuid, devices,
-                 fingerprint):
+def _apply_to_db(context, hostname, rpc_host, compute_rp_uuid, usable,
+                 fingerprint, provider_uuids):
     for attempt in range(1, DB_ATTEMPTS + 1):
         try:
-            return inventory_db.apply_report(context, hostname, rpc_host,
-                                             compute_rp_uuid, devices,
-                                             fingerprint)
+            return host_reports.apply_report(context, hostname, rpc_host,
+                                             compute_rp_uuid, usable,
+                                             fingerprint, provider_uuids)
         except db_exc.DBError as exc:
             if not _is_retriable(exc):
                 raise

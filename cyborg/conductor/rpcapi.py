@@ -30,7 +30,7 @@ class ConductorAPI:
 
         ``hostname`` is the agent's compute node provider name, ``rpc_host``
         its RPC server name, ``report`` a list of
-        ``cyborg.accelerator.inventory.Device.to_dict()``. Raises
+        ``cyborg.accelerator.discovery.Device.to_dict()``. Raises
         InvalidReport (nothing written) for a malformed report.
         """
         cctxt = self._client.prepare(version='1.0')

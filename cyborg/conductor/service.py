@@ -1,4 +1,9 @@
-"""The conductor process: its RPC server and its periodic work.
+"""The conductor process: its working parts, RPC server and periodic work.
+
+:class:`Conductor` builds each of a conductor's working parts once, from
+its configuration and clients, and hands them to whoever needs them: one
+PlacementSync, one AgentCalls, one EventDelivery, one Programmer, one
+Binder (with its thread pool), the RPC endpoint and the recovery worker.
 
 Conductors are active-active: each serves topic ``cyborg-conductor`` under
 server name ``[DEFAULT] host`` and any may take any message. Each also runs
@@ -13,8 +18,13 @@ import logging
 import threading
 import time
 
-from cyborg.conductor import arq_manager
+from cyborg.clients import glance as glance_client
+from cyborg.conductor import agent_calls
+from cyborg.conductor import binding
+from cyborg.conductor import bitstreams
 from cyborg.conductor import manager
+from cyborg.conductor import nova_events
+from cyborg.conductor import placement_sync
 from cyborg.conductor import recovery
 from cyborg import context as cyborg_context
 from cyborg import rpc
@@ -22,10 +32,40 @@ from cyborg import rpc
 LOG = logging.getLogger(__name__)
 
 
-def make_endpoints(conf, transport, placement_client):
-    """The RPC endpoints one conductor serves."""
-    return [manager.ConductorManager(conf, transport, placement_client),
-            arq_manager.ARQManager(conf, transport, placement_client)]
+class Conductor:
+    """One conductor's working parts, each built once.
+
+    ``nova_client`` and ``glance_client`` default to the ones ``[nova]``
+    and ``[glance]`` describe (no Nova at all when ``[nova]`` names none:
+    outcomes are then recorded, not sent).
+    """
+
+    def __init__(self, conf, transport, placement_client, nova_client=None,
+                 glance_client=None):
+        rpc.register_client_opts(conf)
+        if nova_client is None:
+            nova_client = nova_events.client_from_conf(conf)
+        if glance_client is None:
+            glance_client = glance_client_from_conf(conf)
+        self.placement_sync = placement_sync.PlacementSync(conf,
+                                                           placement_client)
+        self.agent = agent_calls.AgentCalls(
+            transport, conf.conductor.agent_rpc_timeout)
+        self.events = nova_events.EventDelivery(conf, nova_client)
+        self.programmer = bitstreams.Programmer(glance_client, self.agent,
+                                                self.placement_sync)
+        self.binder = binding.Binder(conf, self.agent, self.programmer,
+                                     self.events)
+        self.manager = manager.ConductorManager(
+            conf, placement_client, self.placement_sync, self.binder)
+        self.recovery = recovery.Recovery(conf, self.binder, self.events)
+
+    def close(self):
+        self.binder.close()
+
+
+def glance_client_from_conf(conf):
+    return glance_client.GlanceClient.from_conf(conf)
 
 
 class PeriodicTask:
@@ -89,27 +129,27 @@ class PeriodicRunner:
 class ConductorService:
     """One conductor: ``start()``, then ``stop()`` and ``wait()``."""
 
-    def __init__(self, conf, transport, placement_client):
-        rpc.register_client_opts(conf)
+    def __init__(self, conf, transport, placement_client, nova_client=None,
+                 glance_client=None):
         self._conf = conf
         self._transport = transport
-        self._placement = placement_client
-        self.endpoints = None
+        self.conductor = Conductor(conf, transport, placement_client,
+                                   nova_client, glance_client)
         self._server = None
         self._periodic = None
 
     def start(self):
-        self.endpoints = make_endpoints(self._conf, self._transport,
-                                        self._placement)
         self._server = rpc.get_server(self._transport, rpc.CONDUCTOR_TOPIC,
-                                      self._conf.host, self.endpoints)
+                                      self._conf.host,
+                                      [self.conductor.manager])
         self._server.start()
         self._periodic = PeriodicRunner(self._periodic_tasks())
         self._periodic.start()
         LOG.info('cyborg-conductor serving as %s', self._conf.host)
 
     def _periodic_tasks(self):
-        sync = self.endpoints[0].placement_sync
+        sync = self.conductor.placement_sync
+        worker = self.conductor.recovery
         interval = self._conf.conductor.reconcile_interval
 
         def reconcile():
@@ -117,15 +157,13 @@ class ConductorService:
             LOG.info('Reconciled %d host(s) with Placement', len(results))
 
         # Interval 0 disables the periodic pass, not the one at start.
-        tasks = [PeriodicTask('placement-reconcile', reconcile,
-                              interval or None)]
-        worker = recovery.Recovery(self._conf, self._transport,
-                                   self._placement)
-        tasks.append(PeriodicTask(
-            'bind-recovery',
-            lambda: worker.run_once(cyborg_context.get_admin_context()),
-            self._conf.conductor.recovery_interval))
-        return tasks
+        return [
+            PeriodicTask('placement-reconcile', reconcile, interval or None),
+            PeriodicTask(
+                'bind-recovery',
+                lambda: worker.run_once(cyborg_context.get_admin_context()),
+                self._conf.conductor.recovery_interval),
+        ]
 
     def stop(self):
         """Stop taking messages and periodic work (returns at once)."""
@@ -140,4 +178,5 @@ class ConductorService:
             self._server.wait()
         if self._periodic is not None:
             self._periodic.wait()
+        self.conductor.close()
 

@@ -31,6 +31,27 @@ def record_report(context, hostname, rpc_host, compute_rp_uuid, fingerprint,
                         .values(dict(values, updated_at=now)))
 
 
+def rpc_host_of(hostname, recorded_rpc_host):
+    """The RPC server name of the agent on host ``hostname``.
+
+    The agent listens on its ``[DEFAULT] host``, which may differ from the
+    compute node name its devices carry; it told us which at its last
+    report (``recorded_rpc_host``). Without a record, the names are taken
+    to be the same.
+    """
+    return recorded_rpc_host or hostname
+
+
+@engine.reader
+def get_rpc_host(context, hostname):
+    """The RPC server name of the agent on host ``hostname``."""
+    table = models.AgentHost.__table__
+    recorded = context.session.execute(
+        sa.select(table.c.rpc_host).where(table.c.hostname == hostname)
+    ).scalar_one_or_none()
+    return rpc_host_of(hostname, recorded)
+
+
 def _host_dict(row):
     return {'hostname': row.hostname, 'rpc_host': row.rpc_host,
             'compute_rp_uuid': row.compute_rp_uuid,

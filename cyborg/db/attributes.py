@@ -1,9 +1,11 @@
-"""Data access for deployable attributes, and the keys the conductor records.
+"""The attributes table: every write (API and reports), the reads, and the
+keys the conductor records.
 
 Every deployable has one attribute row per key, as upstream keeps them:
 ``rc`` (its resource class, when it has one), ``trait0`` .. ``traitN-1``
 (its traits in name order) and the driver's own free-form attributes. The
-conductor writes them from each agent report (``inventory.py``), in the same
+conductor writes them from each agent report (``host_reports.py``, through
+:func:`add`, :func:`update` and :func:`delete`), in the same
 transaction as the rest of the report's diff, with ``recorded_attributes``
 saying what they must be; a report makes them exactly that, so a row added
 through the API lives until the host's next full report.
@@ -21,9 +23,10 @@ from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import sqlalchemy as sa
 
+from cyborg.db import bulk
 from cyborg.db import engine
-from cyborg.db import pagination
 from cyborg.db import models
+from cyborg.db import pagination
 from cyborg import exception
 
 _ATTRIBUTE = models.Attribute
@@ -135,3 +138,17 @@ def delete_attribute(context, uuid):
         sa.delete(_ATTRIBUTE.__table__).where(_ATTRIBUTE.uuid == uuid))
     if result.rowcount == 0:
         raise exception.AttributeNotFound(uuid=uuid)
+
+
+# What agents' reports change (inside the report's transaction)
+
+def add(session, rows):
+    bulk.insert_rows(session, _ATTRIBUTE.__table__, rows)
+
+
+def update(session, changes):
+    bulk.update_rows(session, _ATTRIBUTE.__table__, changes)
+
+
+def delete(session, attribute_ids):
+    bulk.delete_rows(session, _ATTRIBUTE.__table__, attribute_ids)

@@ -1,4 +1,13 @@
-"""Data access for deployables, as the API reads them.
+"""The deployables table (and its traits): every write, and the reads.
+
+A deployable is a schedulable unit of a device: one Placement provider.
+Its rows are written by agents' reports (:func:`add`, :func:`update`,
+:func:`delete_unheld` and the trait functions, called by
+``host_reports``), by the Placement sync (:func:`set_placement_digest`,
+a compare-and-swap on what was last written to Placement) and by FPGA
+programming (the programming lease and :func:`record_bitstream`, so that
+what a region runs is known to the DB and the sync rebuilds the
+function-id trait from it).
 
 The API shows upstream's ``attributes_list``: a list of single-key maps,
 one per attribute row of the deployable (``{"rc": ...}``,
@@ -9,17 +18,27 @@ one for their attributes, whatever the page size.
 """
 
 import collections
+import dataclasses
 
+from oslo_utils import timeutils
 import sqlalchemy as sa
 
+from cyborg.db import agent_hosts
 from cyborg.db import attributes
+from cyborg.db import bulk
+from cyborg.db import devices
 from cyborg.db import engine
-from cyborg.db import pagination
 from cyborg.db import models
+from cyborg.db import pagination
 from cyborg import exception
 
 _DEPLOYABLE = models.Deployable
 _ATTRIBUTE = models.Attribute
+_DEP = models.Deployable.__table__
+_DEV = models.Device.__table__
+_TRAIT = models.DeployableTrait.__table__
+_ARQ = models.ExtendedAcceleratorRequest.__table__
+_AGENT_HOST = models.AgentHost.__table__
 
 # Bound parameters per IN (...) list, well under every backend's limit.
 _CHUNK = 500
@@ -75,3 +94,216 @@ def get_deployable(context, uuid):
     if row is None:
         raise exception.DeployableNotFound(ident=uuid)
     return _with_attributes(context, [row])[0]
+
+
+@engine.reader
+def bind_targets(context, rp_uuids):
+    """{provider uuid: (hostname, {names a bind may give the host by})}.
+
+    For the deployables behind the given providers: the compute node name
+    their device carries, and the agent's RPC name (nova-compute's
+    ``[DEFAULT] host`` is usually one of the two).
+    """
+    targets = {}
+    for rp_uuid, hostname, rpc_host in context.session.execute(
+            sa.select(_DEP.c.rp_uuid, _DEV.c.hostname,
+                      _AGENT_HOST.c.rpc_host)
+            .select_from(_DEP.join(_DEV, _DEV.c.id == _DEP.c.device_id)
+                         .outerjoin(_AGENT_HOST,
+                                    _AGENT_HOST.c.hostname == _DEV.c.hostname))
+            .where(_DEP.c.rp_uuid.in_(sorted(rp_uuids)))):
+        targets[rp_uuid] = (hostname, {hostname, rpc_host} - {None})
+    return targets
+
+
+@engine.reader
+def get_for_programming(context, deployable_uuid):
+    """(deployable dict, its device's control paths, its agent's RPC host)."""
+    row = context.session.execute(
+        sa.select(_DEP, _DEV.c.hostname.label('device_hostname'),
+                  _AGENT_HOST.c.rpc_host.label('device_rpc_host'))
+        .select_from(_DEP.join(_DEV, _DEV.c.id == _DEP.c.device_id)
+                     .outerjoin(_AGENT_HOST,
+                                _AGENT_HOST.c.hostname == _DEV.c.hostname))
+        .where(_DEP.c.uuid == deployable_uuid)).first()
+    if row is None:
+        raise exception.DeployableNotFound(ident=deployable_uuid)
+    deployable = {column.name: row._mapping[column]
+                  for column in _DEP.c}
+    return (deployable,
+            devices.controlpaths(context, deployable['device_id']),
+            agent_hosts.rpc_host_of(row.device_hostname, row.device_rpc_host))
+
+
+# What agents' reports change (inside the report's transaction)
+
+def add(session, rows):
+    """Insert deployables; {uuid: id}."""
+    return bulk.insert_rows(session, _DEP, rows)
+
+
+def update(session, changes):
+    bulk.update_rows(session, _DEP, changes)
+
+
+def delete_unheld(session, deployable_ids):
+    """Delete deployables no ARQ names; RowsChanged if one is named now."""
+    held = sa.exists().where(_ARQ.c.deployable_id == _DEP.c.id)
+    bulk.delete_rows(session, _DEP, deployable_ids, ~held)
+
+
+def add_traits(session, rows):
+    bulk.insert_rows(session, _TRAIT, rows)
+
+
+def delete_traits(session, trait_ids):
+    bulk.delete_rows(session, _TRAIT, trait_ids)
+
+
+# What the Placement sync reads and records
+
+@dataclasses.dataclass(frozen=True)
+class ProviderState:
+    """What Placement should show for one deployable, as the DB says."""
+
+    deployable_id: int
+    name: str
+    resource_class: str
+    num_accelerators: int
+    traits: tuple
+    device_id: int
+    device_status: str
+    missing: bool
+    placement_digest: str
+    # What cyborg last programmed into it (see record_bitstream).
+    driver_name: str = None
+    function_id: str = None
+
+@engine.reader
+def list_provider_states(context, hostname, device_id=None,
+                         deployable_ids=None):
+    """The wanted provider state of the host's deployables (two queries).
+
+    Deployables without a resource class are included (their provider, if
+    any, must go); filter by device or by deployable ids when given.
+    """
+    dep, dev, trait = _DEP, _DEV, _TRAIT
+    conditions = [dev.c.hostname == hostname]
+    if device_id is not None:
+        conditions.append(dev.c.id == device_id)
+    if deployable_ids is not None:
+        conditions.append(dep.c.id.in_(sorted(deployable_ids)))
+    joined = dep.join(dev, dep.c.device_id == dev.c.id)
+    session = context.session
+    traits = {}
+    for row in session.execute(
+            sa.select(trait.c.deployable_id, trait.c.trait)
+            .select_from(trait.join(joined, trait.c.deployable_id == dep.c.id))
+            .where(*conditions)):
+        traits.setdefault(row.deployable_id, []).append(row.trait)
+    states = []
+    for row in session.execute(
+            sa.select(dep.c.id, dep.c.name, dep.c.resource_class,
+                      dep.c.num_accelerators, dep.c.placement_digest,
+                      dep.c.missing_since, dep.c.driver_name,
+                      dep.c.function_id, dev.c.id.label('device_id'),
+                      dev.c.status)
+            .select_from(joined).where(*conditions).order_by(dep.c.name)):
+        states.append(ProviderState(
+            deployable_id=row.id, name=row.name,
+            resource_class=row.resource_class,
+            num_accelerators=row.num_accelerators,
+            traits=tuple(sorted(traits.get(row.id, ()))),
+            device_id=row.device_id, device_status=row.status,
+            missing=row.missing_since is not None,
+            placement_digest=row.placement_digest,
+            driver_name=row.driver_name, function_id=row.function_id))
+    return states
+
+
+@engine.writer
+def set_placement_digest(context, deployable_id, expected, digest):
+    """CAS the deployable's placement_digest from ``expected`` to ``digest``.
+
+    False when someone else wrote Placement for it meanwhile (or it is
+    gone): the caller re-reads and syncs again.
+    """
+    table = _DEP
+    column = table.c.placement_digest
+    match = column.is_(None) if expected is None else column == expected
+    result = context.session.execute(
+        sa.update(table).where(table.c.id == deployable_id, match)
+        .values(placement_digest=digest))
+    return result.rowcount == 1
+
+
+# FPGA programming: the lease, and the record of what a region runs.
+#
+# Programming a deployable takes its programming lease, a compare-and-swap
+# on program_lease_owner / program_lease_expires_at: of two binds (or an
+# admin request) that want to program one deployable, one holds the lease
+# and the other waits for it, so no two programmings of one region ever
+# overlap, whichever conductors run them. The holder keeps the lease until
+# its ARQ holds an attach handle: the next holder then sees the deployable
+# in use and does not reprogram it from under that ARQ.
+
+@engine.retry_on_contention
+@engine.writer
+def acquire_program_lease(context, deployable_id, owner, expires_at,
+                          now=None):
+    """Take the deployable's programming lease until ``expires_at``.
+
+    Succeeds when nobody holds a live lease (or ``owner`` already does);
+    returns the deployable as a dict, read after the lease was taken, or
+    None when someone else holds it.
+    """
+    now = now or timeutils.utcnow()
+    columns = _DEP.c
+    taken = context.session.execute(
+        sa.update(_DEP).where(
+            columns.id == deployable_id,
+            sa.or_(columns.program_lease_owner.is_(None),
+                   columns.program_lease_owner == owner,
+                   columns.program_lease_expires_at.is_(None),
+                   columns.program_lease_expires_at < now))
+        .values(program_lease_owner=owner,
+                program_lease_expires_at=expires_at)).rowcount
+    if taken != 1:
+        return None
+    row = context.session.execute(
+        sa.select(_DEP).where(columns.id == deployable_id)).first()
+    return dict(row._mapping)
+
+
+@engine.retry_on_contention
+@engine.writer
+def release_program_lease(context, deployable_id, owner):
+    """Give the lease back; False when it was not ``owner``'s any more."""
+    columns = _DEP.c
+    return context.session.execute(
+        sa.update(_DEP).where(columns.id == deployable_id,
+                                     columns.program_lease_owner == owner)
+        .values(program_lease_owner=None,
+                program_lease_expires_at=None)).rowcount == 1
+
+
+@engine.retry_on_contention
+@engine.writer
+def record_bitstream(context, deployable_id, image_uuid, function_id=None,
+                     lease_owner=None):
+    """Remember what the deployable holds now (after programming it).
+
+    With ``lease_owner``, only while that owner holds the programming
+    lease; returns whether the record was written. The stored Placement
+    digest is cleared: the provider's function trait must be rewritten,
+    and a sync that read the old record cannot claim to be current.
+    """
+    columns = _DEP.c
+    guard = [columns.id == deployable_id]
+    if lease_owner is not None:
+        guard.append(columns.program_lease_owner == lease_owner)
+    return context.session.execute(
+        sa.update(_DEP).where(*guard).values(
+            bitstream_id=image_uuid, function_id=function_id,
+            placement_digest=None, updated_at=timeutils.utcnow())
+    ).rowcount == 1

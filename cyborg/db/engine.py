@@ -1,7 +1,10 @@
 """The one oslo.db enginefacade transaction context of the process.
 
 Data-access functions take a request context first and are decorated with
-``@reader`` or ``@writer``; nested calls join the caller's transaction.
+``@reader`` or ``@writer``; nested calls join the caller's transaction. A
+caller above ``cyborg.db`` that must make several data-access calls one
+transaction (the conductor's bind steps) opens it with
+:func:`write_transaction`, and retries it with :func:`retry_on_contention`.
 
 SQLite needs one more thing to take concurrent writers (the all-in-one
 service, several conductor threads, tests): oslo.db starts every SQLite
@@ -14,10 +17,13 @@ failing. Readers keep a deferred ``BEGIN`` and, in WAL mode, never block
 writers.
 """
 
+import contextlib
 import contextvars
 import functools
 import time
 
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
 import sqlalchemy
 
@@ -53,6 +59,35 @@ def writer(fn):
         finally:
             _writing.reset(token)
     return call
+
+
+@contextlib.contextmanager
+def write_transaction(context):
+    """One write transaction for every data-access call made inside it."""
+    token = _writing.set(True)
+    try:
+        with context_manager.writer.using(context):
+            yield context
+    finally:
+        _writing.reset(token)
+
+
+def _is_contention(exc):
+    """Errors that mean "another transaction got in the way; try again"."""
+    if isinstance(exc, db_exc.DBConsistencyError):
+        return True
+    # SQLite's lock refusal reaches us untranslated by oslo.db.
+    return (isinstance(exc, (db_exc.DBError, sqlalchemy.exc.OperationalError))
+            and 'database is locked' in str(exc))
+
+
+# Retries a whole transaction that lost to a concurrent one (deadlocks,
+# Galera certification failures, SQLite's lock refusal). Only for functions
+# that open their own, outermost, transaction.
+retry_on_contention = oslo_db_api.wrap_db_retry(
+    max_retries=8, retry_interval=0.05, max_retry_interval=1,
+    inc_retry_interval=True, retry_on_deadlock=True,
+    exception_checker=_is_contention, jitter=True)
 
 
 def prepare_sqlite_engine(engine, immediate_always=False):

@@ -3,7 +3,7 @@
 A driver is a plugin in the ``cyborg.accelerator.driver`` stevedore
 namespace, enabled by name in ``[agent] enabled_drivers``. Every driver does
 one thing: :meth:`Driver.discover` describes the devices it finds on this
-host as plain :mod:`cyborg.accelerator.inventory` data. It never touches the
+host as plain :mod:`cyborg.accelerator.discovery` data. It never touches the
 database or Placement; the conductor turns reports into both.
 
 What a driver can do beyond discovery is a separate small interface it may
@@ -49,7 +49,7 @@ class Driver(abc.ABC):
 
     @abc.abstractmethod
     def discover(self):
-        """Return the devices found now, as a list of ``inventory.Device``.
+        """Return the devices found now, as a list of ``discovery.Device``.
 
         Must be cheap enough to run every ``[DEFAULT] periodic_interval``
         and must return the same data for an unchanged host (the agent
@@ -65,7 +65,7 @@ class Programmable(abc.ABC):
     def program(self, controlpath, image_path):
         """Load the bitstream file at ``image_path`` into ``controlpath``.
 
-        ``controlpath`` is an ``inventory.ControlPath``. Returns None;
+        ``controlpath`` is an ``discovery.ControlPath``. Returns None;
         raises ``exception.ProgrammingFailed`` when the device refuses.
         """
 

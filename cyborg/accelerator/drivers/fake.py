@@ -21,7 +21,7 @@ import tempfile
 import threading
 
 from cyborg.accelerator.drivers import base
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg import exception
 
 VENDOR = '0xABCD'
@@ -66,30 +66,30 @@ class FakeDriver(base.Driver, base.Programmable):
         # characters every consumer accepts.
         host = re.sub(r'[^A-Za-z0-9_-]', '_', self.conf.host)
         handles = [
-            inventory.AttachHandle(
+            discovery.AttachHandle(
                 attach_type='TEST_PCI',
                 info={'domain': '0000', 'bus': '0c',
                       'device': '%02x' % (fn // 8),
                       'function': '%x' % (fn % 8)})
             for fn in range(1, NUM_ACCELERATORS + 1)]
-        deployable = inventory.Deployable(
+        deployable = discovery.Deployable(
             name='%s_FakeDevice' % host,
             num_accelerators=NUM_ACCELERATORS,
             driver_name=DRIVER_NAME,
             resource_class='FPGA',
             traits=['CUSTOM_FAKE_DEVICE'],
             attach_handles=handles)
-        return [inventory.Device(
+        return [discovery.Device(
             type='FPGA', vendor=VENDOR, model=MODEL,
-            controlpath=inventory.ControlPath(
+            controlpath=discovery.ControlPath(
                 cpid_type='PCI',
-                info=inventory.pci_address_dict(CONTROLPATH_ADDRESS)),
+                info=discovery.pci_address_dict(CONTROLPATH_ADDRESS)),
             deployables=[deployable],
-            std_board_info=inventory.canonical_json(
+            std_board_info=discovery.canonical_json(
                 {'product_id': MODEL}))]
 
     def program(self, controlpath, image_path):
-        address = inventory.pci_address_str(controlpath.info)
+        address = discovery.pci_address_str(controlpath.info)
         with open(image_path, 'rb') as handle:
             content = handle.read()
         if content.startswith(FAIL_MARKER):
@@ -107,7 +107,7 @@ class FakeDriver(base.Driver, base.Programmable):
             self._write_regions(regions)
 
     def loaded_bitstream(self, controlpath):
-        address = inventory.pci_address_str(controlpath.info)
+        address = discovery.pci_address_str(controlpath.info)
         record = read_regions(self.conf.state_path).get(address)
         return record['sha256'] if record else None
 

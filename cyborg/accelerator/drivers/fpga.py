@@ -11,7 +11,7 @@ conductor fails the bind with that message.
 import logging
 import re
 
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg import exception
 from cyborg.privsep import tools as privsep_tools
 
@@ -37,7 +37,7 @@ def function_trait(driver_name, function_id):
 
 
 def pci_target(controlpath):
-    return inventory.pci_address_str(controlpath.info)
+    return discovery.pci_address_str(controlpath.info)
 
 
 def run_programming_tool(tool_name, argv, image_path, timeout, target):

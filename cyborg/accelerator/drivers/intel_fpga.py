@@ -31,7 +31,7 @@ import logging
 from cyborg.accelerator.drivers import base
 from cyborg.accelerator.drivers import fpga
 from cyborg.accelerator.drivers import sysfs
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 
 LOG = logging.getLogger(__name__)
 
@@ -91,23 +91,23 @@ class IntelFpgaDriver(base.Driver, base.Programmable):
                           % fpga.trait_part(manager.region_id))
         traits += sorted({fpga.function_trait(DRIVER_NAME, port.afu_id)
                           for port in ports if port.afu_id})
-        deployable = inventory.Deployable(
+        deployable = discovery.Deployable(
             name=sysfs.deployable_name(self.conf, card.address),
             num_accelerators=len(handle_addresses),
             driver_name=DRIVER_NAME,
             resource_class=fpga.RESOURCE_CLASS,
             traits=traits,
             attach_handles=[
-                inventory.AttachHandle(
+                discovery.AttachHandle(
                     attach_type='PCI',
-                    info=inventory.pci_address_dict(address))
+                    info=discovery.pci_address_dict(address))
                 for address in handle_addresses])
         device = sysfs.function_device(card, fpga.DEVICE_TYPE, [deployable])
         board = {'layout': manager.layout, 'fme': manager.name,
                  'ports': [port.name for port in ports]}
         if dfl_features:
             board['dfl_features'] = sorted(dfl_features)
-        device.vendor_board_info = inventory.canonical_json(board)
+        device.vendor_board_info = discovery.canonical_json(board)
         return device
 
     def program(self, controlpath, image_path):

@@ -27,7 +27,7 @@ import re
 
 from cyborg.accelerator.drivers import base
 from cyborg.accelerator.drivers import sysfs
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.conf import gpu_devices
 
 LOG = logging.getLogger(__name__)
@@ -156,14 +156,14 @@ class NvidiaGpuDriver(base.Driver, base.MdevCapable):
         # "GRID T4-1B" -> T4_1B: the second word names the vGPU profile.
         words = mdev_type.name.split()
         profile = words[1] if len(words) > 1 else words[0]
-        address_info = inventory.pci_address_dict(gpu.address)
+        address_info = discovery.pci_address_dict(gpu.address)
         handles = [
-            inventory.AttachHandle(
+            discovery.AttachHandle(
                 attach_type='MDEV',
                 info=dict(address_info, asked_type=vgpu_type,
                           vgpu_mark='%s_%d' % (vgpu_type, index)))
             for index in range(mdev_type.capacity)]
-        deployable = inventory.Deployable(
+        deployable = discovery.Deployable(
             name=sysfs.deployable_name(self.conf, gpu.address),
             num_accelerators=mdev_type.capacity,
             driver_name=DRIVER_NAME,

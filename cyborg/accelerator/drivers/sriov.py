@@ -21,7 +21,7 @@ A PF with VFs enabled of which none can be offered is left out.
 import logging
 
 from cyborg.accelerator.drivers import sysfs
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 
 LOG = logging.getLogger(__name__)
 
@@ -62,12 +62,12 @@ def pf_device(conf, pf, vfs, device_type, driver_name, resource_class,
     ``physical_network``).
     """
     functions = vfs or [pf]
-    handles = [inventory.AttachHandle(
+    handles = [discovery.AttachHandle(
         attach_type='PCI',
-        info=dict(inventory.pci_address_dict(function.address),
+        info=dict(discovery.pci_address_dict(function.address),
                   **(handle_labels or {})))
         for function in functions]
-    deployable = inventory.Deployable(
+    deployable = discovery.Deployable(
         name=sysfs.deployable_name(conf, pf.address),
         num_accelerators=len(functions),
         driver_name=driver_name,

@@ -46,7 +46,7 @@ import re
 import typing
 import uuid
 
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg import exception
 from cyborg.privsep import sysfs as privsep_sysfs
 
@@ -466,14 +466,14 @@ def deployable_name(conf, address):
 
 def function_device(function, device_type, deployables):
     """The report's Device for a PCI function, addressed by its BDF."""
-    return inventory.Device(
+    return discovery.Device(
         type=device_type,
         vendor=function.vendor_id,
         model=function.product_id,
-        controlpath=inventory.ControlPath(
+        controlpath=discovery.ControlPath(
             cpid_type='PCI',
-            info=inventory.pci_address_dict(function.address)),
-        std_board_info=inventory.canonical_json(
+            info=discovery.pci_address_dict(function.address)),
+        std_board_info=discovery.canonical_json(
             {'class_code': function.class_code,
              'product_id': function.product_id}),
         deployables=deployables)
@@ -483,13 +483,13 @@ def whole_function_device(conf, function, device_type, driver_name,
                           resource_class, traits):
     """The Device of a function offered whole: one deployable with one
     accelerator and one PCI attach handle."""
-    deployable = inventory.Deployable(
+    deployable = discovery.Deployable(
         name=deployable_name(conf, function.address),
         num_accelerators=1,
         driver_name=driver_name,
         resource_class=resource_class,
         traits=list(traits),
-        attach_handles=[inventory.AttachHandle(
+        attach_handles=[discovery.AttachHandle(
             attach_type='PCI',
-            info=inventory.pci_address_dict(function.address))])
+            info=discovery.pci_address_dict(function.address))])
     return function_device(function, device_type, [deployable])

@@ -31,7 +31,7 @@ import itertools
 from cyborg.accelerator.drivers import base
 from cyborg.accelerator.drivers import fpga
 from cyborg.accelerator.drivers import sysfs
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 
 VENDOR_ID = '10ee'
 ACCELERATOR_CLASS_PREFIX = '1200'
@@ -86,20 +86,20 @@ class XilinxFpgaDriver(base.Driver, base.Programmable):
         if management.product_id in PRODUCTS:
             traits.append('CUSTOM_FPGA_XILINX_%s'
                           % PRODUCTS[management.product_id][0])
-        deployable = inventory.Deployable(
+        deployable = discovery.Deployable(
             name=sysfs.deployable_name(self.conf, management.address),
             num_accelerators=1,
             driver_name=DRIVER_NAME,
             resource_class=fpga.RESOURCE_CLASS,
             traits=traits,
             attach_handles=[
-                inventory.AttachHandle(
+                discovery.AttachHandle(
                     attach_type='PCI',
-                    info=inventory.pci_address_dict(function.address))
+                    info=discovery.pci_address_dict(function.address))
                 for function in card])
         device = sysfs.function_device(management, fpga.DEVICE_TYPE,
                                        [deployable])
-        device.vendor_board_info = inventory.canonical_json(
+        device.vendor_board_info = discovery.canonical_json(
             {'functions': {f.address: f.product_id for f in card}})
         return device
 

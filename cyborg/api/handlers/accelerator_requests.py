@@ -20,7 +20,9 @@ from cyborg.api.policies import accelerator_requests as policies
 from cyborg.api.schemas import accelerator_requests as schemas
 from cyborg.api.schemas import common as schema_common
 from cyborg.api import validation
+from cyborg.db import arq_states
 from cyborg.db import arqs as arq_db
+from cyborg.db import deployables as deployable_db
 from cyborg.db import device_profiles as dp_db
 from cyborg import exception
 
@@ -169,7 +171,7 @@ def create_arqs(req):
     if sum(counts) > limit:
         raise exception.TooManyAccelerators(profile=name, count=sum(counts),
                                             limit=limit)
-    arqs = arq_db.create_arqs(ctx, profile, counts)
+    arqs = arq_states.create(ctx, profile, counts)
     base_url = req.links_base
     return common.json_response(
         {'arqs': [_view(arq, base_url) for arq in arqs]}, status=201)
@@ -213,12 +215,37 @@ def _apply_patch(req, ctx, patch):
             binds[uuid] = fields
         else:
             unbinds.append(uuid)
-    released = arq_db.bind_and_unbind(ctx, binds, unbinds)
+    check_bind_targets(ctx, binds)
+    released = arq_states.bind_and_unbind(ctx, binds, unbinds)
     if binds:
         _cast_binds(req, ctx, list(binds))
     if released:
         _cast_cleanup(req, ctx, released)
     return common.empty_response(202)
+
+
+def check_bind_targets(ctx, binds):
+    """Refuse a bind to a provider we do not own, or on the wrong host.
+
+    ``device_rp_uuid`` must be the provider of one of our deployables
+    (UnknownBindProvider), and ``hostname`` that deployable's host: its
+    compute node name or its agent's ``[DEFAULT] host``, which is what
+    nova-compute usually calls it (BindHostMismatch). Upstream accepts
+    both and fails the bind later.
+    """
+    if not binds:
+        return
+    targets = deployable_db.bind_targets(
+        ctx, {fields['device_rp_uuid'] for fields in binds.values()})
+    for uuid, fields in binds.items():
+        rp_uuid = fields['device_rp_uuid']
+        if rp_uuid not in targets:
+            raise exception.UnknownBindProvider(arq=uuid, rp_uuid=rp_uuid)
+        hostname, names = targets[rp_uuid]
+        if fields['hostname'] not in names:
+            raise exception.BindHostMismatch(
+                arq=uuid, hostname=fields['hostname'], rp_uuid=rp_uuid,
+                actual=hostname)
 
 
 def _cast_binds(req, ctx, uuids):
@@ -251,7 +278,7 @@ def delete_arqs(req):
             '"instance".', code=errors.BAD_QUERY)
     if 'instance' in params:
         req.require_service_token('Deleting by instance')
-        released = arq_db.delete_arqs(
+        released = arq_states.delete(
             ctx, instance_uuid=validation.canonical_uuid(params['instance']))
     else:
         uuids = []
@@ -272,8 +299,13 @@ def delete_arq(req, uuid):
 
 def _delete_by_uuids(req, ctx, uuids):
     # A bound ARQ belongs to an instance: only Nova may take it away.
-    return arq_db.delete_arqs(ctx, uuids=uuids,
-                              allow_bound=req.service_authorized())
+    try:
+        return arq_states.delete(ctx, uuids=uuids,
+                                 unbound_only=not req.service_authorized())
+    except exception.ARQBoundToInstance:
+        raise errors.Forbidden(
+            'Deleting an accelerator request bound to an instance needs a '
+            'service token.', code=errors.SERVICE_TOKEN_REQUIRED)
 
 
 def _deleted(req, ctx, released):

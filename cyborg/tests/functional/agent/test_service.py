@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from cyborg.accelerator.drivers import fake
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.agent import service as agent_service
 from cyborg.clients import placement as placement_client
@@ -133,12 +133,12 @@ def test_a_started_agent_reports_serves_and_stops(
         assert (report['hostname'], report['rpc_host'],
                 report['compute_rp_uuid']) == (provider['name'], 'test-host',
                                                provider['uuid'])
-        assert report['report'] == inventory.report_to_wire(
+        assert report['report'] == discovery.report_to_wire(
             fake.FakeDriver(placement_conf).discover())
 
         # It serves the agent RPC API on topic cyborg-agent, server = host.
         image = stub_glance.add_image(b'bitstream')
-        controlpath = inventory.Device.from_dict(
+        controlpath = discovery.Device.from_dict(
             report['report'][0]).controlpath.to_dict()
         assert agent_rpcapi.AgentAPI(rpc_transport, timeout=10).program(
             cyborg_context.get_admin_context(), 'test-host', controlpath,

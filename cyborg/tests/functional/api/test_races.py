@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import webob
 
 from cyborg.api import app as api_app
-from cyborg.conductor import arq_manager
+from cyborg.conductor import service as conductor_service
 from cyborg import context as cyborg_context
 from cyborg.db import models
 from cyborg.tests.fixtures import binding as seed
@@ -110,7 +110,7 @@ def test_two_binds_for_one_instance_one_wins(any_db, api, deployable):
 
 def test_a_delete_during_a_bind_frees_the_handle(any_db, api, deployable,
                                                   conf, transport):
-    manager = arq_manager.ARQManager(conf, transport, None)
+    manager = conductor_service.Conductor(conf, transport, None).manager
     context = cyborg_context.get_admin_context()
     try:
         for _round in range(ROUNDS):

@@ -1,16 +1,16 @@
 """Fixtures of the binding functional tests.
 
 The generic ones (stub Nova and Glance, conf, transport) are defined in
-cyborg.tests.fixtures.binding; here: a conductor serving ARQManager on the
+cyborg.tests.fixtures.binding; here: a conductor serving its endpoint on the
 fake:// transport, and a recording agent for host 'test-host'.
 """
 
 import pytest
 
-from cyborg.conductor import arq_manager
+from cyborg.conductor import service as conductor_service
 from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg import context as cyborg_context
-from cyborg.db import arqs as arqs_db
+from cyborg.db import arq_states
 from cyborg import rpc
 from cyborg.tests.fixtures import binding as binding_fixtures
 from cyborg.tests.fixtures import binding as seed
@@ -27,11 +27,11 @@ cloud = cloud_fixture.cloud
 
 
 class Conductor:
-    """A conductor serving ARQManager, and a client to cast/call it."""
+    """A conductor serving its RPC endpoint, and a client to cast/call it."""
 
     def __init__(self, conf, transport, rpc_servers, placement_client=None):
-        self.manager = arq_manager.ARQManager(conf, transport,
-                                              placement_client)
+        self.manager = conductor_service.Conductor(conf, transport,
+                                                   placement_client).manager
         rpc_servers.serve(rpc.CONDUCTOR_TOPIC, 'conductor-1',
                           [self.manager])
         self.api = conductor_rpcapi.ConductorAPI(transport, timeout=30)
@@ -51,7 +51,8 @@ class Conductor:
     def unbind(self, uuids):
         """Unbind as the API does: one transaction freeing the handles,
         then the conductor's host-side cleanup of what was freed."""
-        released = arqs_db.bind_and_unbind(self.context, {}, list(uuids))
+        released = arq_states.bind_and_unbind(self.context, {},
+                                               list(uuids))
         self.manager.arqs_deleted(self.context, released)
         return released
 

@@ -3,7 +3,7 @@ and leaves nothing behind: no handle held, no lease, no mdev."""
 
 import logging
 
-from cyborg.conductor import recovery
+from cyborg.conductor import service as conductor_service
 from cyborg import context as cyborg_context
 from cyborg.tests.fixtures import binding as seed
 
@@ -123,7 +123,7 @@ def test_nova_down_events_are_retried_then_delivered_once(
     assert stub_nova.accepted_events() == []
 
     stub_nova.mode = 'ok'
-    worker = recovery.Recovery(bind_conf, transport, None)
+    worker = conductor_service.Conductor(bind_conf, transport, None).recovery
     context = cyborg_context.get_admin_context()
     # The first retry is due two seconds after the failure.
     seed.wait_for(lambda: worker.run_once(context)['events_sent'],

@@ -3,7 +3,7 @@
 import collections
 import threading
 
-from cyborg.conductor import arq_manager
+from cyborg.conductor import service as conductor_service
 from cyborg import context as cyborg_context
 from cyborg.tests.fixtures import binding as seed
 
@@ -13,11 +13,11 @@ CONDUCTORS = 5
 
 
 def test_50_binds_on_16_handles(any_db, bind_conf, transport, stub_nova):
-    # Five conductors (each its own ARQManager and thread pool) get 50
+    # Five conductors (each its own endpoint, Binder and thread pool) get 50
     # bind casts at once, one ARQ each, all for one 16-handle deployable.
     deployable = seed.create_deployable(any_db, num_handles=HANDLES)
     uuids = seed.seed_binds(any_db, deployable, BINDS)
-    managers = [arq_manager.ARQManager(bind_conf, transport, None)
+    managers = [conductor_service.Conductor(bind_conf, transport, None).manager
                 for _ in range(CONDUCTORS)]
     start = threading.Barrier(BINDS)
     errors = []

@@ -1,6 +1,6 @@
 """Binds that program a real FPGA driver's card, end to end.
 
-The conductor (ARQManager) binds on the fake:// transport; the agent is
+The conductor (its RPC endpoint) binds on the fake:// transport; the agent is
 the real one (AgentManager, its Programmer) with the Intel FPGA driver on
 a fake N3000 host tree, programming through the real privsep daemon with
 a fake fpgaconf; bitstreams come from a stub Glance, function traits land
@@ -52,7 +52,7 @@ def card(bind_conf, sysfs_tree, fake_fpgaconf):  # noqa: F811
 def intel_agent(bind_conf, rpc_servers, card):
     driver = intel_fpga.IntelFpgaDriver(bind_conf)
     programmer = agent_programming.Programmer(bind_conf, [driver])
-    endpoint = agent_manager.AgentManager([driver], programmer, None)
+    endpoint = agent_manager.AgentManager([driver], programmer)
     rpc_servers.serve(rpc.AGENT_TOPIC, 'test-host', [endpoint])
     return driver
 
@@ -191,7 +191,7 @@ def test_both_arqs_of_an_alveo_bind_with_one_programming(
     driver = xilinx_fpga.XilinxFpgaDriver(bind_conf)
     programmer = agent_programming.Programmer(bind_conf, [driver])
     rpc_servers.serve(rpc.AGENT_TOPIC, 'test-host', [
-        agent_manager.AgentManager([driver], programmer, None)])
+        agent_manager.AgentManager([driver], programmer)])
     root_uuid, name = placement_fixture.create_compute_node(placement)
     rp_uuid = str(uuid.uuid4())
     placement.create_provider(rp_uuid, '%s_%s' % (name, mgmt), root_uuid)

@@ -12,7 +12,7 @@ import pytest
 from cyborg.accelerator.drivers import fake
 from cyborg.agent import manager as agent_manager
 from cyborg.agent import programming as agent_programming
-from cyborg.conductor import arq_manager
+from cyborg.conductor import service as conductor_service
 from cyborg import context as cyborg_context
 from cyborg import exception
 from cyborg import rpc
@@ -53,7 +53,7 @@ def fake_agent(bind_conf, rpc_servers):
     """The real agent endpoint with the fake driver, serving 'test-host'."""
     driver = fake.FakeDriver(bind_conf)
     programmer = agent_programming.Programmer(bind_conf, [driver])
-    endpoint = agent_manager.AgentManager([driver], programmer, None)
+    endpoint = agent_manager.AgentManager([driver], programmer)
     rpc_servers.serve(rpc.AGENT_TOPIC, 'test-host', [endpoint])
     return endpoint
 
@@ -187,7 +187,7 @@ def test_program_rpc_sent_once_for_one_bitstream(
     # What the conductor asks the agent, seen at the agent's RPC boundary.
     agent = seed.RecordingAgent()
     rpc_servers.serve(rpc.AGENT_TOPIC, 'test-host', [agent])
-    manager = arq_manager.ARQManager(bind_conf, transport, placement)
+    manager = conductor_service.Conductor(bind_conf, transport, placement).manager
     image = stub_glance.add_image(b'bits')
     uuids = seed.seed_binds(db, deployable, 2, groups=[
         {'resources:FPGA': '1', 'accel:bitstream_id': image['id']}])

@@ -1,7 +1,7 @@
 """What Nova does to get accelerators for an instance, end to end.
 
 In one process: the API application on a loopback port, a conductor
-(ConductorManager + ARQManager, recovery running) and an agent with the
+(its RPC endpoint, recovery running) and an agent with the
 fake driver on the fake:// transport, the real Placement, and a stub Nova
 receiving the external events. Nova's side is played with plain HTTP
 calls, in the order Nova makes them.

@@ -5,15 +5,17 @@ import threading
 
 import pytest
 
-from cyborg.conductor import recovery
+from cyborg.conductor import service as conductor_service
 from cyborg import context as cyborg_context
-from cyborg.db import bindings
+from cyborg.conductor import binding
+from cyborg.db import arq_states
+from cyborg.db import attach_handles
 from cyborg.tests.fixtures import binding as seed
 
 
 @pytest.fixture
 def worker(db, bind_conf, transport):
-    worker = recovery.Recovery(bind_conf, transport, None)
+    worker = conductor_service.Conductor(bind_conf, transport, None).recovery
     yield worker
     worker.binder.close()
 
@@ -27,8 +29,8 @@ def test_expired_lease_is_finished(db, worker, context, stub_nova):
     # A conductor leased the bind, claimed a handle and died.
     deployable = seed.create_deployable(db)
     [arq_uuid] = seed.seed_binds(db, deployable, 1)
-    arq = bindings.acquire_bind_lease(context, arq_uuid, 'dead', 30)
-    claimed = bindings.claim_attach_handle(context, arq['id'],
+    arq = arq_states.acquire_bind_lease(context, arq_uuid, 'dead', 30)
+    claimed = attach_handles.claim_attach_handle(context, arq['id'],
                                            deployable['deployable_id'])
     seed.set_lease(db, arq_uuid, 'dead', seed.past(1))
 
@@ -50,8 +52,8 @@ def test_bind_past_its_timeout_is_failed(db, bind_conf, worker, context,
     deployable = seed.create_deployable(db)
     [arq_uuid] = seed.seed_binds(
         db, deployable, 1, started_at=seed.past(bind_conf.bind_timeout + 1))
-    arq = bindings.acquire_bind_lease(context, arq_uuid, 'dead', 30)
-    bindings.claim_attach_handle(context, arq['id'],
+    arq = arq_states.acquire_bind_lease(context, arq_uuid, 'dead', 30)
+    attach_handles.claim_attach_handle(context, arq['id'],
                                  deployable['deployable_id'])
     seed.set_lease(db, arq_uuid, 'dead', seed.past(1))
 
@@ -69,7 +71,7 @@ def test_bind_past_its_timeout_is_failed(db, bind_conf, worker, context,
 def test_live_lease_is_left_alone(db, worker, context, stub_nova):
     deployable = seed.create_deployable(db)
     [arq_uuid] = seed.seed_binds(db, deployable, 1)
-    bindings.acquire_bind_lease(context, arq_uuid, 'alive', 30)
+    arq_states.acquire_bind_lease(context, arq_uuid, 'alive', 30)
     assert worker.run_once(context) == {'binds': {}, 'events_sent': 0}
     assert seed.arq(db, arq_uuid)['state'] == 'BindStarted'
 
@@ -91,8 +93,8 @@ def test_unsent_events_are_delivered(db, worker, context, stub_nova):
     # The outcome was committed but its conductor died before sending.
     deployable = seed.create_deployable(db)
     [arq_uuid] = seed.seed_binds(db, deployable, 1)
-    arq = bindings.acquire_bind_lease(context, arq_uuid, 'dead', 30)
-    bindings.finish_bind(context, arq, bindings.BIND_FAILED, error='x')
+    arq = arq_states.acquire_bind_lease(context, arq_uuid, 'dead', 30)
+    binding.record_outcome(context, arq, arq_states.BIND_FAILED, error='x')
     assert worker.run_once(context)['events_sent'] == 1
     assert worker.run_once(context)['events_sent'] == 0
     assert len(stub_nova.events_by_tag()[arq_uuid]) == 1
@@ -106,7 +108,7 @@ def test_two_recoveries_racing(any_db, bind_conf, transport, context,
     uuids = seed.seed_binds(any_db, deployable, 20)
     for arq_uuid in uuids:
         seed.set_lease(any_db, arq_uuid, 'dead', seed.past(1))
-    workers = [recovery.Recovery(bind_conf, transport, None)
+    workers = [conductor_service.Conductor(bind_conf, transport, None).recovery
                for _ in range(2)]
     start = threading.Barrier(len(workers))
     results = []

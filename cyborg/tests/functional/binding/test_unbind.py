@@ -9,8 +9,8 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from cyborg.accelerator import inventory
-from cyborg.db import arqs as arqs_db
+from cyborg.accelerator import discovery
+from cyborg.db import arq_states
 from cyborg.db import models
 from cyborg import exception
 from cyborg.tests.fixtures import binding as seed
@@ -37,7 +37,7 @@ def test_bind_then_unbind_mdev(db, conductor, agent, mdev_deployable,
     [created] = agent.calls_of('create_mdev')
     [handle] = [h for h in seed.handles(db, mdev_deployable['deployable_id'])
                 if h['uuid'] == handle_uuid]
-    info = inventory.pci_address_str(json.loads(handle['attach_info']))
+    info = discovery.pci_address_str(json.loads(handle['attach_info']))
     assert created == {'pci_address': info, 'mdev_type': 'nvidia-35',
                        'mdev_uuid': handle_uuid}
 
@@ -95,8 +95,7 @@ def test_arqs_deleted_removes_freed_mdevs(admin_context, db, conductor,
     conductor.bind(db, [arq_uuid])
     # The API deletes the ARQ and frees its handle in one transaction,
     # then casts arqs_deleted with what it freed.
-    released = arqs_db.delete_arqs(admin_context, uuids=[arq_uuid],
-                                   allow_bound=True)
+    released = arq_states.delete(admin_context, uuids=[arq_uuid])
     conductor.api.arqs_deleted(conductor.context, released)
     seed.wait_for(lambda: agent.calls_of('remove_mdev'),
                   what='the mdev removal')
@@ -109,8 +108,7 @@ def test_arqs_deleted_keeps_a_reclaimed_mdev(admin_context, db, conductor,
     # holder uses the same mdev, which must stay.
     [first] = seed.seed_binds(db, mdev_deployable, 1)
     conductor.bind(db, [first])
-    released = arqs_db.delete_arqs(admin_context, uuids=[first],
-                                   allow_bound=True)
+    released = arq_states.delete(admin_context, uuids=[first])
     second, third = seed.seed_binds(db, mdev_deployable, 2)
     conductor.bind(db, [second, third])
     conductor.manager.arqs_deleted(conductor.context, released)

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from cyborg.accelerator.drivers import fake
-from cyborg.conductor import programming
+from cyborg.accelerator.drivers import fpga
 from cyborg.tests.fixtures import placement as placement_fixture
 
 
@@ -66,7 +66,7 @@ def test_program_a_deployable(db, sdk, placement_conf, stub_glance,
     assert record['times_programmed'] == 1
     # ... and Placement shows the new function on the provider.
     _generation, traits = placement.get_provider_traits(rp_uuid)
-    assert programming.function_trait('fake', 'f00d') in traits
+    assert fpga.function_trait('fake', 'f00d') in traits
 
 
 def test_programming_an_unknown_image_is_a_404(sdk):

@@ -4,7 +4,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.db import models
 
 
@@ -15,17 +15,17 @@ def pci_device(host, address, num=1, rc='FPGA', traits=('CUSTOM_FAKE',),
 
     ``handles`` defaults to ``num`` TEST_PCI functions of the device.
     """
-    cpid = inventory.pci_address_dict(address)
+    cpid = discovery.pci_address_dict(address)
     if handles is None:
-        handles = [inventory.AttachHandle(
+        handles = [discovery.AttachHandle(
             'TEST_PCI', dict(cpid, function=str(fn))) for fn in range(num)]
-    deployable = inventory.Deployable(
+    deployable = discovery.Deployable(
         name=name or '%s_%s' % (host, address), num_accelerators=num,
         driver_name='fake', resource_class=rc, traits=list(traits),
         attributes=dict(attributes or {}), attach_handles=handles)
-    return inventory.Device(
+    return discovery.Device(
         type=device_type, vendor='0xabcd', model='model-1',
-        controlpath=inventory.ControlPath('PCI', cpid),
+        controlpath=discovery.ControlPath('PCI', cpid),
         deployables=[deployable], stub=stub)
 
 

@@ -6,7 +6,7 @@ import uuid
 import oslo_messaging as messaging
 import pytest
 
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.conductor import rpcapi
 from cyborg.conductor import service as conductor_service
 from cyborg.db import models
@@ -39,12 +39,12 @@ def test_report_heartbeat_and_status_over_rpc(running_conductor, db,
     api, client, http = running_conductor
     cn_uuid, host = placement_fixture.create_compute_node(client)
     devices = [builders.pci_device(host, '0000:3b:00.0', num=2)]
-    fingerprint = inventory.fingerprint(devices)
+    fingerprint = discovery.fingerprint(devices)
 
     # A host never seen wants a full report.
     assert api.heartbeat(admin_context, host, fingerprint) is True
     summary = api.report_data(admin_context, host, 'rpc-' + host, cn_uuid,
-                              inventory.report_to_wire(devices), fingerprint)
+                              discovery.report_to_wire(devices), fingerprint)
     assert summary['created'] == 1 and summary['placement_in_sync']
     assert api.heartbeat(admin_context, host, fingerprint) is False
     assert api.heartbeat(admin_context, host, 'changed') is True
@@ -66,7 +66,7 @@ def test_domain_errors_reach_the_caller_as_themselves(running_conductor,
 
     with pytest.raises(exception.InvalidReport):
         api.report_data(admin_context, host, host, cn_uuid,
-                        inventory.report_to_wire(dup), 'fp')
+                        discovery.report_to_wire(dup), 'fp')
     with pytest.raises(exception.InvalidReport):
         api.report_data(admin_context, host, host, cn_uuid,
                         [{'type': 'FPGA'}], 'fp')
@@ -88,8 +88,8 @@ def test_reconcile_runs_at_start(db, placement_conf, admin_context):
     cn_uuid, host = placement_fixture.create_compute_node(client)
     devices = [builders.pci_device(host, '0000:3b:00.0')]
     api.report_data(admin_context, host, host, cn_uuid,
-                    inventory.report_to_wire(devices),
-                    inventory.fingerprint(devices))
+                    discovery.report_to_wire(devices),
+                    discovery.fingerprint(devices))
     first.stop()
     first.wait()
     before = placement_fixture.read_provider_tree(client, cn_uuid)

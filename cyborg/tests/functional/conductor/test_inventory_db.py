@@ -5,11 +5,14 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.db import agent_hosts
-from cyborg.db import inventory as inventory_db
+from cyborg.conductor import placement_sync
+from cyborg.conductor import reports
+from cyborg.db import deployables
+from cyborg.db import devices as devices_db
+from cyborg.db import host_reports
 from cyborg.db import models
-from cyborg.db import placement_state
 from cyborg import exception
 from cyborg.tests.functional.conductor import builders
 
@@ -18,9 +21,14 @@ CN = '11111111-2222-3333-4444-555555555555'
 
 
 def apply(ctx, devices, host=HOST, fingerprint=None):
-    return inventory_db.apply_report(
-        ctx, host, host + '-rpc', CN, devices,
-        fingerprint or inventory.fingerprint(devices))
+    # As the conductor applies a report: validated, provider uuids named.
+    usable = reports.validate_report(host, devices)
+    provider_uuids = {dep.name: placement_sync.provider_uuid(dep.name)
+                      for device in usable for dep in device.deployables
+                      if dep.resource_class}
+    return host_reports.apply_report(
+        ctx, host, host + '-rpc', CN, usable,
+        fingerprint or discovery.fingerprint(devices), provider_uuids)
 
 
 def test_first_report_creates_every_row(any_db, admin_context):
@@ -39,7 +47,7 @@ def test_first_report_creates_every_row(any_db, admin_context):
                                           'device': '00', 'function': '0'}
     dep = builders.deployable_row(any_db, name)
     assert (dep.num_accelerators, dep.resource_class, dep.rp_uuid) == (
-        2, 'FPGA', inventory_db.provider_uuid(name))
+        2, 'FPGA', placement_sync.provider_uuid(name))
     assert sorted(t.trait for t in builders.rows(
         any_db, models.DeployableTrait)) == ['CUSTOM_A', 'CUSTOM_B']
     assert sorted((a.key, a.value) for a in builders.rows(
@@ -83,7 +91,7 @@ def test_changes_are_updates_in_place(any_db, admin_context):
         traits=('CUSTOM_B', 'CUSTOM_C'),
         attributes={'keep': '1', 'change': 'new', 'added': 'y'})
     changed.deployables[0].attach_handles = [
-        inventory.AttachHandle('PCI', h.info)
+        discovery.AttachHandle('PCI', h.info)
         for h in changed.deployables[0].attach_handles]
     outcome = apply(admin_context, [changed])
 
@@ -115,7 +123,7 @@ def test_removed_device_is_deleted_with_all_its_rows(any_db, admin_context):
 
     name = HOST + '_0000:5e:00.0'
     assert outcome.deleted == [name]
-    assert outcome.deleted_providers == [inventory_db.provider_uuid(name)]
+    assert outcome.deleted_providers == [placement_sync.provider_uuid(name)]
     assert builders.table_count(any_db, models.Device) == 1
     assert builders.table_count(any_db, models.ControlpathID) == 1
     assert builders.table_count(any_db, models.Deployable) == 1
@@ -237,8 +245,8 @@ def test_missing_handle_is_deleted_once_released_or_cleared_if_back(
 def _nic_device(physnets, vf_indexes=None):
     """A PF deployable with one VF handle per physnet label given."""
     vf_indexes = vf_indexes or list(range(len(physnets)))
-    handles = [inventory.AttachHandle(
-        'PCI', dict(inventory.pci_address_dict('0000:3b:02.%d' % index),
+    handles = [discovery.AttachHandle(
+        'PCI', dict(discovery.pci_address_dict('0000:3b:02.%d' % index),
                     **({'physical_network': physnet} if physnet else {})))
         for index, physnet in zip(vf_indexes, physnets, strict=True)]
     return builders.pci_device(HOST, '0000:3b:00.0', num=len(physnets),
@@ -384,14 +392,14 @@ def test_heartbeat_and_forgotten_fingerprint(any_db, admin_context):
 
 def test_digest_is_compare_and_swap(any_db, admin_context):
     apply(admin_context, [builders.pci_device(HOST, '0000:3b:00.0')])
-    state, = placement_state.list_provider_states(admin_context, HOST)
+    state, = deployables.list_provider_states(admin_context, HOST)
     assert state.placement_digest is None
 
-    assert placement_state.set_placement_digest(admin_context,
+    assert deployables.set_placement_digest(admin_context,
                                              state.deployable_id, None, 'd1')
-    assert not placement_state.set_placement_digest(
+    assert not deployables.set_placement_digest(
         admin_context, state.deployable_id, None, 'd2')
-    state, = placement_state.list_provider_states(admin_context, HOST)
+    state, = deployables.list_provider_states(admin_context, HOST)
     assert state.placement_digest == 'd1'
     assert state.traits == ('CUSTOM_FAKE',)
     assert (state.device_status, state.missing) == ('enabled', False)
@@ -401,12 +409,12 @@ def test_set_device_status(any_db, admin_context):
     apply(admin_context, [builders.pci_device(HOST, '0000:3b:00.0')])
     device = builders.rows(any_db, models.Device)[0]
 
-    result = placement_state.set_device_status(admin_context, device.uuid,
+    result = devices_db.set_status(admin_context, device.uuid,
                                             'maintaining')
 
     assert result['hostname'] == HOST and result['status'] == 'maintaining'
     assert builders.rows(any_db, models.Device)[0].status == 'maintaining'
     with pytest.raises(exception.DeviceNotFound):
-        placement_state.set_device_status(admin_context, 'nope', 'enabled')
+        devices_db.set_status(admin_context, 'nope', 'enabled')
     with pytest.raises(exception.Invalid):
-        placement_state.set_device_status(admin_context, device.uuid, 'broken')
+        devices_db.set_status(admin_context, device.uuid, 'broken')

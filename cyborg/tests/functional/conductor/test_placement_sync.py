@@ -5,13 +5,12 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.clients import placement as placement_client
 from cyborg.conductor import placement_sync
 from cyborg.conductor import reports
 from cyborg.db import agent_hosts
-from cyborg.db import fpga_programming
-from cyborg.db import inventory as inventory_db
+from cyborg.db import deployables
 from cyborg.db import models
 from cyborg import exception
 from cyborg.tests.fixtures import placement as placement_fixture
@@ -33,8 +32,8 @@ class Conductor:
         cn_name, cn_uuid = host
         return reports.apply_report(
             ctx, self.sync, self.client, cn_name, cn_name, cn_uuid,
-            inventory.report_to_wire(devices),
-            fingerprint or inventory.fingerprint(devices))
+            discovery.report_to_wire(devices),
+            fingerprint or discovery.fingerprint(devices))
 
     def tree(self, host):
         return placement_fixture.read_provider_tree(self.client, host[1])
@@ -67,17 +66,17 @@ def test_two_hosts_converge_to_their_trees(conductor, admin_context):
 
     assert conductor.tree(host_a) == {
         a + '_0000:3b:00.0': {
-            'uuid': inventory_db.provider_uuid(a + '_0000:3b:00.0'),
+            'uuid': placement_sync.provider_uuid(a + '_0000:3b:00.0'),
             'parent': a, 'inventories': inv('FPGA', 4),
             'traits': ['CUSTOM_FPGA_INTEL', OWNER]},
         a + '_0000:5e:00.0': {
-            'uuid': inventory_db.provider_uuid(a + '_0000:5e:00.0'),
+            'uuid': placement_sync.provider_uuid(a + '_0000:5e:00.0'),
             'parent': a, 'inventories': inv('PGPU', 1),
             'traits': ['CUSTOM_NVIDIA_1DB6', OWNER]},
     }
     b_name = host_b[0] + '_0000:af:00.0'
     assert conductor.tree(host_b) == {b_name: {
-        'uuid': inventory_db.provider_uuid(b_name), 'parent': host_b[0],
+        'uuid': placement_sync.provider_uuid(b_name), 'parent': host_b[0],
         'inventories': inv('CUSTOM_PCI', 1),
         'traits': ['CUSTOM_PCI_PRODUCT_ID_1001', OWNER]}}
 
@@ -142,13 +141,13 @@ def test_function_id_trait_follows_what_cyborg_programmed(conductor,
         'CUSTOM_FPGA_FUNCTION_ID_FAKE_FACTORY', 'CUSTOM_X', OWNER]
 
     deployable_id = _deployable_id(db, name)
-    assert fpga_programming.record_bitstream(
+    assert deployables.record_bitstream(
         admin_context, deployable_id, str(uuid.uuid4()), function_id='abc-1')
     conductor.sync.sync_host(admin_context, host[0])
     assert conductor.tree(host)[name]['traits'] == [
         'CUSTOM_FPGA_FUNCTION_ID_FAKE_ABC_1', 'CUSTOM_X', OWNER]
 
-    rp = inventory_db.provider_uuid(name)
+    rp = placement_sync.provider_uuid(name)
     conductor.client.ensure_traits(['CUSTOM_FPGA_FUNCTION_ID_FAKE_STRAY'])
     generation, _traits = conductor.client.get_provider_traits(rp)
     conductor.client.set_provider_traits(
@@ -176,8 +175,8 @@ def test_reconcile_heals_deleted_provider_and_inventory(conductor,
         builders.pci_device(h, '0000:5e:00.0', num=5)])
     expected = conductor.tree(host)
     client = conductor.client
-    client.delete_provider(inventory_db.provider_uuid(h + '_0000:3b:00.0'))
-    other = inventory_db.provider_uuid(h + '_0000:5e:00.0')
+    client.delete_provider(placement_sync.provider_uuid(h + '_0000:3b:00.0'))
+    other = placement_sync.provider_uuid(h + '_0000:5e:00.0')
     assert client._request('DELETE', '/resource_providers/%s/inventories'
                            % other).status_code == 204
     # A provider of ours no deployable wants (left by a failed delete).
@@ -215,7 +214,7 @@ def test_generation_conflict_is_retried_and_converges(conductor,
     name = host[0] + '_0000:3b:00.0'
     conductor.report(admin_context, host,
                      [builders.pci_device(host[0], '0000:3b:00.0', num=2)])
-    rp = inventory_db.provider_uuid(name)
+    rp = placement_sync.provider_uuid(name)
     # Someone else (another conductor, an operator) writes the provider
     # between our read and our write, once.
     intruder = placement_fixture.make_client(conductor.conf)
@@ -249,7 +248,7 @@ def test_held_deployable_keeps_its_provider_until_released(conductor, db,
     name = h + '_0000:5e:00.0'
     arq = builders.add_arq(db, deployable_id=builders.deployable_row(
         db, name).id)
-    consumer = allocate(conductor.client, inventory_db.provider_uuid(name))
+    consumer = allocate(conductor.client, placement_sync.provider_uuid(name))
 
     summary = conductor.report(admin_context, host, [keep])
 
@@ -284,7 +283,7 @@ def test_provider_with_allocations_is_kept_then_reconciled(conductor,
     h = host[0]
     gone = builders.pci_device(h, '0000:5e:00.0', num=2)
     conductor.report(admin_context, host, [gone])
-    rp = inventory_db.provider_uuid(h + '_0000:5e:00.0')
+    rp = placement_sync.provider_uuid(h + '_0000:5e:00.0')
     consumer = allocate(conductor.client, rp)
 
     conductor.report(admin_context, host, [])
@@ -383,3 +382,65 @@ def test_placement_outage_is_healed_by_the_next_full_report(
     assert list(conductor.tree(host)) == [host[0] + '_0000:3b:00.0']
     assert agent_hosts.touch_host(admin_context, host[0], 'fp') is True
 
+
+
+def test_reconcile_rebuilds_a_wiped_placement_from_the_db(
+        conductor, admin_context, db):
+    # The DB is the truth: with every provider, custom trait and custom
+    # resource class we made gone from Placement (trait and class names of
+    # this test only: the Placement is shared), one reconcile pass puts
+    # back providers, inventories and traits, the function-id trait of a
+    # programmed FPGA and a device in maintenance's reservation included.
+    host_a, host_b = new_host(conductor), new_host(conductor)
+    a, b = host_a[0], host_b[0]
+    conductor.report(admin_context, host_a, [
+        builders.pci_device(a, '0000:3b:00.0', num=4,
+                            traits=('CUSTOM_WIPE_FPGA',)),
+        builders.pci_device(a, '0000:5e:00.0', rc='CUSTOM_WIPE_QAT',
+                            traits=('CUSTOM_WIPE_GEN4',), device_type='QAT'),
+    ])
+    conductor.report(admin_context, host_b, [
+        builders.pci_device(b, '0000:af:00.0', num=2,
+                            traits=('CUSTOM_WIPE_FPGA',))])
+    fpga = a + '_0000:3b:00.0'
+    assert deployables.record_bitstream(
+        admin_context, _deployable_id(db, fpga), str(uuid.uuid4()),
+        function_id='wipe-me')
+    conductor.sync.sync_host(admin_context, a)
+    [device] = [d for d in builders.rows(db, models.Device)
+                if d.hostname == b]
+    conductor.sync.set_device_status(admin_context, device.uuid,
+                                     'maintaining')
+    before = {host: conductor.tree(host) for host in (host_a, host_b)}
+    assert before[host_a][fpga]['traits'] == [
+        'CUSTOM_FPGA_FUNCTION_ID_FAKE_WIPE_ME', 'CUSTOM_WIPE_FPGA', OWNER]
+    assert before[host_b][b + '_0000:af:00.0']['inventories'] == inv(
+        'FPGA', 2, reserved=2)
+
+    _wipe_what_we_own(conductor.client, conductor.http, [host_a, host_b])
+    assert all(conductor.tree(host) == {} for host in (host_a, host_b))
+
+    conductor.sync.reconcile(admin_context)
+
+    assert {host: conductor.tree(host)
+            for host in (host_a, host_b)} == before
+
+
+def _wipe_what_we_own(client, http, hosts):
+    """Delete our providers, then the custom traits and classes they used."""
+    traits, classes = set(), set()
+    for _name, cn_uuid in hosts:
+        for provider in client.get_providers_in_tree(
+                cn_uuid, required_traits=[OWNER]):
+            _generation, provider_traits = client.get_provider_traits(
+                provider['uuid'])
+            traits.update(t for t in provider_traits
+                          if t.startswith('CUSTOM_'))
+            classes.update(c for c in client.get_inventories(
+                provider['uuid'])[1] if c.startswith('CUSTOM_'))
+            client.delete_provider(provider['uuid'])
+    for url in (['/traits/%s' % trait for trait in sorted(traits)] +
+                ['/resource_classes/%s' % rc for rc in sorted(classes)]):
+        resp = http.request(url, 'DELETE', raise_exc=False,
+                            microversion=placement_client.MICROVERSION)
+        assert resp.status_code == 204, (url, resp.text)

@@ -8,7 +8,7 @@ and Placement is checked to still follow the resource class and traits.
 
 import pytest
 
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.conductor import placement_sync
 from cyborg.conductor import reports
 from cyborg.db import attributes
@@ -33,8 +33,8 @@ class Host:
     def report(self, *devices):
         summary = reports.apply_report(
             self.context, self.sync, self.client, self.name, self.name,
-            self.cn_uuid, inventory.report_to_wire(devices),
-            inventory.fingerprint(devices))
+            self.cn_uuid, discovery.report_to_wire(devices),
+            discovery.fingerprint(devices))
         assert summary['placement_in_sync']
 
     def device(self, address=ADDRESS, **kwargs):

@@ -9,7 +9,7 @@ import pytest
 
 from cyborg.accelerator.drivers import intel_fpga
 from cyborg.accelerator.drivers import xilinx_fpga
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg import exception
 from cyborg.privsep import tools
 from cyborg.tests.fixtures import fpga_tools
@@ -17,7 +17,7 @@ from cyborg.tests.fixtures import sysfs_fpga
 
 
 def _controlpath(address):
-    return inventory.ControlPath('PCI', inventory.pci_address_dict(address))
+    return discovery.ControlPath('PCI', discovery.pci_address_dict(address))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import uuid
 from cyborg.accelerator.drivers import intel_fpga
 from cyborg.accelerator.drivers import nvidia_gpu
 from cyborg.accelerator.drivers import xilinx_fpga
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.tests.fixtures import sysfs as sysfs_fixture
 from cyborg.tests.fixtures import sysfs_fpga
 
@@ -59,7 +59,7 @@ def recording(root):
 
 
 def _controlpath(address):
-    return inventory.ControlPath('PCI', inventory.pci_address_dict(address))
+    return discovery.ControlPath('PCI', discovery.pci_address_dict(address))
 
 
 def test_sysfs_writes_and_tools_run_only_in_the_daemon(

@@ -18,7 +18,7 @@ from cyborg.agent import service as agent_service
 from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg.conductor import service as conductor_service
 from cyborg import context as cyborg_context
-from cyborg.db import inventory as inventory_db
+from cyborg.conductor import placement_sync
 from cyborg.db import models
 from cyborg.tests.fixtures import agent as agent_fixtures
 from cyborg.tests.fixtures import binding as seed
@@ -78,7 +78,7 @@ class FamilyHost:
         return '%s_%s' % (self.name, address)
 
     def provider_uuid(self, address):
-        return inventory_db.provider_uuid(self.deployable_name(address))
+        return placement_sync.provider_uuid(self.deployable_name(address))
 
     def tree(self):
         """The compute node's children in Placement, by provider name."""

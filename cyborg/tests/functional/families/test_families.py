@@ -8,10 +8,10 @@ that resource class is bound to an attach handle of the right type.
 import json
 import shutil
 
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.conf import nic_devices
 from cyborg import context as cyborg_context
-from cyborg.db import arqs as arqs_db
+from cyborg.db import arq_states
 from cyborg.db import models
 from cyborg.tests.fixtures import placement as placement_fixture
 from cyborg.tests.fixtures import sysfs_families as families
@@ -28,7 +28,7 @@ def _provider(host, address, rc, total, traits, reserved=0):
 
 
 def _addresses(host, rows):
-    return sorted(inventory.pci_address_str(host.handle_of(row)[1])
+    return sorted(discovery.pci_address_str(host.handle_of(row)[1])
                   for row in rows.values())
 
 
@@ -87,10 +87,10 @@ def test_qat_4xxx_host_services_select_the_provider(family_host,
     [row] = rows.values()
     attach_type, info, _uuid, _missing = family_host.handle_of(row)
     assert (row['state'], attach_type) == ('Bound', 'PCI')
-    assert inventory.pci_address_str(info) == qat.vfs[compression][0]
+    assert discovery.pci_address_str(info) == qat.vfs[compression][0]
     # The PF offered whole hands out the PF itself.
     [row] = family_host.bind(whole, [{'resources:CUSTOM_QAT': '1'}]).values()
-    assert inventory.pci_address_str(family_host.handle_of(row)[1]) == whole
+    assert discovery.pci_address_str(family_host.handle_of(row)[1]) == whole
 
 
 def test_intel_nic_host(family_host, sysfs_tree):
@@ -125,7 +125,7 @@ def test_intel_nic_host(family_host, sysfs_tree):
                              ).values()
     attach_type, info, _uuid, _missing = family_host.handle_of(row)
     assert (row['state'], attach_type) == ('Bound', 'PCI')
-    assert info == dict(inventory.pci_address_dict(nics.vfs[e810][0]),
+    assert info == dict(discovery.pci_address_dict(nics.vfs[e810][0]),
                         physical_network='physnet1')
 
 
@@ -144,7 +144,7 @@ def test_huawei_ascend_host(family_host, sysfs_tree):
          'trait:CUSTOM_NPU_ASCEND_910': 'required'}]).values()
     attach_type, info, _uuid, _missing = family_host.handle_of(row)
     assert (row['state'], attach_type) == ('Bound', 'PCI')
-    assert inventory.pci_address_str(info) == npus.pfs[6]
+    assert discovery.pci_address_str(info) == npus.pfs[6]
 
 
 def test_inspur_nvme_host(family_host, sysfs_tree):
@@ -161,7 +161,7 @@ def test_inspur_nvme_host(family_host, sysfs_tree):
         {'resources:CUSTOM_SSD': '1'}]).values()
     attach_type, info, _uuid, _missing = family_host.handle_of(row)
     assert (row['state'], attach_type) == ('Bound', 'PCI')
-    assert inventory.pci_address_str(info) == ssds.pfs[1]
+    assert discovery.pci_address_str(info) == ssds.pfs[1]
 
 
 def test_mixed_host_with_the_generic_driver_too(family_host, sysfs_tree,
@@ -221,7 +221,7 @@ def test_vf_count_lowered_under_a_bound_vf(family_host, sysfs_tree, db):
     pf = qat.pfs[0]
     family_host.start_agent(['intel_qat_driver'])
     rows = family_host.bind(pf, [{'resources:CUSTOM_QAT': '3'}], count=3)
-    held = {inventory.pci_address_str(family_host.handle_of(row)[1]): uuid
+    held = {discovery.pci_address_str(family_host.handle_of(row)[1]): uuid
             for uuid, row in rows.items()}
     assert sorted(held) == qat.vfs[pf][:3]
 
@@ -243,13 +243,12 @@ def test_vf_count_lowered_under_a_bound_vf(family_host, sysfs_tree, db):
 
     # Its guest goes away (Nova deletes its ARQs, which frees the handle);
     # the next report drops the handle.
-    arqs_db.delete_arqs(cyborg_context.get_admin_context(), uuids=[vf2_arq],
-                        allow_bound=True)
+    arq_states.delete(cyborg_context.get_admin_context(), uuids=[vf2_arq])
     assert family_host.report() == 'heartbeat'
     assert family_host.agent.reporter.run(force_full=True) == 'full'
     handles = builders.rows(db, models.AttachHandle)
     assert handle_uuid not in {h.uuid for h in handles}
-    assert sorted(inventory.pci_address_str(
+    assert sorted(discovery.pci_address_str(
         json.loads(h.attach_info)) for h in handles
         if h.deployable_id == builders.deployable_row(db, name).id) == \
         qat.vfs[pf][:2]

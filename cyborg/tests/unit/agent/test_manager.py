@@ -8,9 +8,7 @@ from cyborg.accelerator.drivers import fake
 from cyborg.accelerator.drivers import nvidia_gpu
 from cyborg.agent import manager as agent_manager
 from cyborg.agent import programming
-from cyborg.agent import reporter as agent_reporter
 from cyborg.agent import rpcapi as agent_rpcapi
-from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg import context as cyborg_context
 from cyborg import exception
 from cyborg import rpc
@@ -18,16 +16,13 @@ from cyborg.tests.fixtures import sysfs as sysfs_fixture
 
 
 @pytest.fixture
-def serve_agent(conf, rpc_transport, recording_conductor):
+def serve_agent(conf, rpc_transport):
     """Serve an AgentManager over the given drivers; yield its client."""
     servers = []
 
     def serve(drivers):
-        reporter = agent_reporter.Reporter(
-            conf, drivers, conductor_rpcapi.ConductorAPI(rpc_transport),
-            hostname='compute-1', compute_rp_uuid=str(uuid.uuid4()))
         endpoint = agent_manager.AgentManager(
-            drivers, programming.Programmer(conf, drivers), reporter)
+            drivers, programming.Programmer(conf, drivers))
         server = rpc.get_server(rpc_transport, rpc.AGENT_TOPIC, conf.host,
                                 [endpoint])
         server.start()
@@ -92,13 +87,3 @@ def test_program_returns_true_after_programming(conf, serve_agent, context,
                          'fake', checksum=image['checksum']) is True
     assert fake.read_regions(conf.state_path)['0000:0c:00.0'][
         'times_programmed'] == 1
-
-
-def test_rediscover_sends_a_full_report(conf, serve_agent, context,
-                                        recording_conductor):
-    agent = serve_agent([fake.FakeDriver(conf)])
-
-    agent.rediscover(context, 'test-host')
-
-    assert recording_conductor.report_received.wait(10)
-    assert recording_conductor.reports[0]['hostname'] == 'compute-1'

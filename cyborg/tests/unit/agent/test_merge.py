@@ -8,7 +8,7 @@ import pytest
 
 from cyborg.accelerator.drivers import base
 from cyborg.accelerator.drivers import intel_qat
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.agent import merge
 from cyborg.agent import reporter as agent_reporter
 from cyborg.tests.fixtures import sysfs_families as families
@@ -42,7 +42,7 @@ def _discover(conf, enabled):
 
 
 def _summary(devices):
-    return sorted((inventory.pci_address_str(d.controlpath.info), d.type,
+    return sorted((discovery.pci_address_str(d.controlpath.info), d.type,
                    d.deployables[0].driver_name,
                    d.deployables[0].resource_class,
                    d.deployables[0].num_accelerators) for d in devices)
@@ -83,8 +83,8 @@ def test_the_report_does_not_depend_on_driver_order(conf, mixed):
     _reporter, first = _discover(conf, ['pci_driver'] + SPECIFIC)
     _reporter, second = _discover(conf, SPECIFIC + ['pci_driver'])
 
-    assert sorted(inventory.canonical_json(d.to_dict()) for d in first) == \
-        sorted(inventory.canonical_json(d.to_dict()) for d in second)
+    assert sorted(discovery.canonical_json(d.to_dict()) for d in first) == \
+        sorted(discovery.canonical_json(d.to_dict()) for d in second)
 
 
 def test_an_overlap_is_logged_once_not_every_run(conf, mixed, caplog):
@@ -94,14 +94,14 @@ def test_an_overlap_is_logged_once_not_every_run(conf, mixed, caplog):
         first = reporter.discover()
         second = reporter.discover()
 
-    assert inventory.fingerprint(first) == inventory.fingerprint(second)
+    assert discovery.fingerprint(first) == discovery.fingerprint(second)
     assert [m for m in caplog.messages if mixed.gpu in m] == []
 
 
 def test_without_the_specific_driver_the_generic_one_reports_it(conf, mixed):
     _reporter, devices = _discover(conf, ['pci_driver'])
 
-    by_address = {inventory.pci_address_str(d.controlpath.info): d
+    by_address = {discovery.pci_address_str(d.controlpath.info): d
                   for d in devices}
     # Its type is what the PCI class says; QAT by the QAT id table.
     assert {address: by_address[address].type
@@ -123,7 +123,7 @@ def test_between_two_specific_drivers_the_first_listed_wins(conf, mixed,
         devices = merger.merge([(first, first.discover()),
                                 (second, second.discover())])
 
-    assert [inventory.pci_address_str(d.controlpath.info)
+    assert [discovery.pci_address_str(d.controlpath.info)
             for d in devices] == [mixed.qat]
     assert caplog.messages == [
         'PCI device %s is offered by IntelQatDriver and by IntelQatDriver; '

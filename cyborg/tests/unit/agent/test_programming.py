@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from cyborg.accelerator.drivers import fake
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.agent import programming
 from cyborg import exception
 
@@ -107,7 +107,7 @@ def test_a_region_changed_behind_our_back_is_programmed_again(
     other = tmp_path / 'other.gbs'
     other.write_bytes(b'theirs')
     fake.FakeDriver(conf).program(
-        inventory.ControlPath.from_dict(controlpath), str(other))
+        discovery.ControlPath.from_dict(controlpath), str(other))
 
     _program(programmer, controlpath, image)
 

@@ -8,7 +8,7 @@ import pytest
 
 from cyborg.accelerator.drivers import fake
 from cyborg.accelerator.drivers import nvidia_gpu
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.agent import reporter as agent_reporter
 from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg.tests.fixtures import sysfs as sysfs_fixture
@@ -47,8 +47,8 @@ def test_first_run_sends_the_full_report(conf, fake_reporter,
         'hostname': 'compute-1.example.org',
         'rpc_host': 'test-host',
         'compute_rp_uuid': COMPUTE_RP,
-        'report': inventory.report_to_wire(expected),
-        'fingerprint': inventory.fingerprint(expected)}]
+        'report': discovery.report_to_wire(expected),
+        'fingerprint': discovery.fingerprint(expected)}]
     assert recording_conductor.heartbeats == []
 
 

@@ -1,18 +1,23 @@
-"""cyborg.db.bindings against the real schema (SQLite; key cases on all DBs)."""
+"""The bind's data access (arq_states, attach_handles, the outbox) against
+the real schema (SQLite; key cases on all DBs)."""
 
 import datetime
 
 from oslo_utils import timeutils
 import pytest
 
-from cyborg.db import bindings
-from cyborg.db import fpga_programming
+from cyborg.conductor import binding
+from cyborg.db import arq_states
+from cyborg.db import attach_handles
+from cyborg.db import arqs
+from cyborg.db import nova_event_outbox
+from cyborg.db import deployables
 from cyborg import exception
 from cyborg.tests.fixtures import binding as seed
 
 
 def _lease(context, arq_uuid, owner='me', seconds=30):
-    leased = bindings.acquire_bind_lease(context, arq_uuid, owner, seconds)
+    leased = arq_states.acquire_bind_lease(context, arq_uuid, owner, seconds)
     assert leased is not None
     return leased
 
@@ -27,7 +32,7 @@ class TestClaim:
             self, db, admin_context, deployable):
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
         arq = _lease(admin_context, arq_uuid)
-        handle = bindings.claim_attach_handle(
+        handle = attach_handles.claim_attach_handle(
             admin_context, arq['id'], deployable['deployable_id'],
             bind_seq=arq['bind_seq'], lease_owner='me')
         row = seed.arq(db, arq_uuid)
@@ -43,9 +48,9 @@ class TestClaim:
         # A bind re-run by recovery must not take a second handle.
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
         arq = _lease(admin_context, arq_uuid)
-        first = bindings.claim_attach_handle(admin_context, arq['id'],
+        first = attach_handles.claim_attach_handle(admin_context, arq['id'],
                                              deployable['deployable_id'])
-        again = bindings.claim_attach_handle(admin_context, arq['id'],
+        again = attach_handles.claim_attach_handle(admin_context, arq['id'],
                                              deployable['deployable_id'])
         assert again['uuid'] == first['uuid']
         assert sum(h['in_use'] for h in seed.handles(
@@ -60,22 +65,22 @@ class TestClaim:
         uuids = seed.seed_binds(db, deployable, 2)
         arqs = [_lease(admin_context, u) for u in uuids]
 
-        handle = bindings.claim_attach_handle(admin_context, arqs[0]['id'],
+        handle = attach_handles.claim_attach_handle(admin_context, arqs[0]['id'],
                                               deployable['deployable_id'])
 
         assert handle['uuid'] == second['uuid']
         with pytest.raises(exception.NoFreeAttachHandle):
-            bindings.claim_attach_handle(admin_context, arqs[1]['id'],
+            attach_handles.claim_attach_handle(admin_context, arqs[1]['id'],
                                          deployable['deployable_id'])
 
     def test_no_free_handle(self, db, admin_context, deployable):
         uuids = seed.seed_binds(db, deployable, 3)
         arqs = [_lease(admin_context, u) for u in uuids]
         for arq in arqs[:2]:
-            bindings.claim_attach_handle(admin_context, arq['id'],
+            attach_handles.claim_attach_handle(admin_context, arq['id'],
                                          deployable['deployable_id'])
         with pytest.raises(exception.NoFreeAttachHandle):
-            bindings.claim_attach_handle(admin_context, arqs[2]['id'],
+            attach_handles.claim_attach_handle(admin_context, arqs[2]['id'],
                                          deployable['deployable_id'])
         assert seed.arq(db, uuids[2])['attach_handle_id'] is None
 
@@ -86,7 +91,7 @@ class TestClaim:
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
         arq = _lease(admin_context, arq_uuid)
         with pytest.raises(exception.BindNotOwned):
-            bindings.claim_attach_handle(admin_context, arq['id'],
+            attach_handles.claim_attach_handle(admin_context, arq['id'],
                                          deployable['deployable_id'], **guard)
         assert not any(h['in_use'] for h in seed.handles(
             db, deployable['deployable_id']))
@@ -95,10 +100,10 @@ class TestClaim:
             self, db, admin_context, deployable):
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
         arq = _lease(admin_context, arq_uuid)
-        fpga_programming.record_bitstream(
+        deployables.record_bitstream(
             admin_context, deployable['deployable_id'], 'image-b')
         with pytest.raises(exception.DeployableReprogrammed):
-            bindings.claim_attach_handle(admin_context, arq['id'],
+            attach_handles.claim_attach_handle(admin_context, arq['id'],
                                          deployable['deployable_id'],
                                          bitstream_id='image-a')
 
@@ -108,9 +113,9 @@ class TestFinishBind:
                                             deployable):
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
         arq = _lease(admin_context, arq_uuid)
-        bindings.claim_attach_handle(admin_context, arq['id'],
+        attach_handles.claim_attach_handle(admin_context, arq['id'],
                                      deployable['deployable_id'])
-        result = bindings.finish_bind(admin_context, arq, bindings.BOUND,
+        result = binding.record_outcome(admin_context, arq, arq_states.BOUND,
                                       lease_owner='me')
         assert result['arq']['state'] == 'Bound'
         assert result['released'] is None
@@ -125,10 +130,10 @@ class TestFinishBind:
                                          deployable):
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
         arq = _lease(admin_context, arq_uuid)
-        assert bindings.finish_bind(admin_context, arq,
-                                    bindings.BIND_FAILED, error='x')
-        assert bindings.finish_bind(admin_context, arq,
-                                    bindings.BOUND) is None
+        assert binding.record_outcome(admin_context, arq,
+                                    arq_states.BIND_FAILED, error='x')
+        assert binding.record_outcome(admin_context, arq,
+                                    arq_states.BOUND) is None
         assert seed.arq(db, arq_uuid)['state'] == 'BindFailed'
         assert len(seed.events(db)) == 1
 
@@ -136,10 +141,10 @@ class TestFinishBind:
                                         deployable):
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
         arq = _lease(admin_context, arq_uuid)
-        handle = bindings.claim_attach_handle(admin_context, arq['id'],
+        handle = attach_handles.claim_attach_handle(admin_context, arq['id'],
                                               deployable['deployable_id'])
-        result = bindings.finish_bind(admin_context, arq,
-                                      bindings.BIND_FAILED, lease_owner='me',
+        result = binding.record_outcome(admin_context, arq,
+                                      arq_states.BIND_FAILED, lease_owner='me',
                                       error='agent said no')
         assert result['released']['uuid'] == handle['uuid']
         row = seed.arq(db, arq_uuid)
@@ -154,9 +159,9 @@ class TestFinishBind:
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
         arq = _lease(admin_context, arq_uuid, owner='old', seconds=1)
         later = timeutils.utcnow() + datetime.timedelta(seconds=5)
-        assert bindings.acquire_bind_lease(admin_context, arq_uuid, 'new',
+        assert arq_states.acquire_bind_lease(admin_context, arq_uuid, 'new',
                                            30, now=later)
-        assert bindings.finish_bind(admin_context, arq, bindings.BOUND,
+        assert binding.record_outcome(admin_context, arq, arq_states.BOUND,
                                     lease_owner='old') is None
         assert seed.arq(db, arq_uuid)['state'] == 'BindStarted'
         assert seed.events(db) == []
@@ -165,26 +170,26 @@ class TestFinishBind:
 class TestLeases:
     def test_one_owner_at_a_time(self, db, admin_context, deployable):
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
-        assert bindings.acquire_bind_lease(admin_context, arq_uuid, 'a', 30)
-        assert bindings.acquire_bind_lease(admin_context, arq_uuid, 'b',
+        assert arq_states.acquire_bind_lease(admin_context, arq_uuid, 'a', 30)
+        assert arq_states.acquire_bind_lease(admin_context, arq_uuid, 'b',
                                            30) is None
-        assert bindings.renew_bind_lease(admin_context, arq_uuid, 'a', 30)
-        assert not bindings.renew_bind_lease(admin_context, arq_uuid, 'b',
+        assert arq_states.renew_bind_lease(admin_context, arq_uuid, 'a', 30)
+        assert not arq_states.renew_bind_lease(admin_context, arq_uuid, 'b',
                                              30)
 
     def test_expired_lease_can_be_taken(self, db, admin_context, deployable):
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
         seed.set_lease(db, arq_uuid, 'dead', seed.past(1))
-        taken = bindings.acquire_bind_lease(admin_context, arq_uuid, 'b', 30)
+        taken = arq_states.acquire_bind_lease(admin_context, arq_uuid, 'b', 30)
         assert taken['bind_lease_owner'] == 'b'
-        assert not bindings.renew_bind_lease(admin_context, arq_uuid,
+        assert not arq_states.renew_bind_lease(admin_context, arq_uuid,
                                              'dead', 30)
 
     def test_only_bind_started_is_leased(self, db, admin_context,
                                          deployable):
         profile = seed.create_device_profile(db, [{'resources:FPGA': '1'}])
         [arq_uuid] = seed.create_arqs(db, profile, 1)
-        assert bindings.acquire_bind_lease(admin_context, arq_uuid, 'a',
+        assert arq_states.acquire_bind_lease(admin_context, arq_uuid, 'a',
                                            30) is None
 
     def test_binds_needing_recovery(self, db, admin_context, deployable):
@@ -195,10 +200,10 @@ class TestLeases:
         _lease(admin_context, live)
         profile = seed.create_device_profile(db, [{'resources:FPGA': '1'}])
         seed.create_arqs(db, profile, 1)  # Initial: not a bind
-        assert sorted(bindings.list_binds_needing_recovery(
+        assert sorted(arqs.list_binds_needing_recovery(
             admin_context, grace_seconds=30)) == sorted([no_lease, expired])
         # Without a grace, a bind nobody took yet is listed at once.
-        assert sorted(bindings.list_binds_needing_recovery(
+        assert sorted(arqs.list_binds_needing_recovery(
             admin_context)) == sorted([no_lease, expired, fresh])
 
 
@@ -207,10 +212,10 @@ class TestUnbind:
             self, db, admin_context, deployable):
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
         arq = _lease(admin_context, arq_uuid)
-        handle = bindings.claim_attach_handle(admin_context, arq['id'],
+        handle = attach_handles.claim_attach_handle(admin_context, arq['id'],
                                               deployable['deployable_id'])
-        bindings.finish_bind(admin_context, arq, bindings.BOUND)
-        released = bindings.unbind_arq(admin_context, arq_uuid)
+        binding.record_outcome(admin_context, arq, arq_states.BOUND)
+        released = arq_states.unbind(admin_context, arq_uuid)
         assert released['uuid'] == handle['uuid']
         assert released['hostname'] == 'test-host'
         row = seed.arq(db, arq_uuid)
@@ -223,15 +228,15 @@ class TestUnbind:
 
     def test_repeated_unbind_is_a_no_op(self, db, admin_context, deployable):
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
-        bindings.unbind_arq(admin_context, arq_uuid)
+        arq_states.unbind(admin_context, arq_uuid)
         before = seed.arq(db, arq_uuid)
-        assert bindings.unbind_arq(admin_context, arq_uuid) is None
+        assert arq_states.unbind(admin_context, arq_uuid) is None
         assert seed.arq(db, arq_uuid)['updated_at'] == before['updated_at']
 
     def test_unbind_initial_is_fine(self, db, admin_context):
         profile = seed.create_device_profile(db, [{'resources:FPGA': '1'}])
         [arq_uuid] = seed.create_arqs(db, profile, 1)
-        assert bindings.unbind_arq(admin_context, arq_uuid) is None
+        assert arq_states.unbind(admin_context, arq_uuid) is None
         assert seed.arq(db, arq_uuid)['state'] == 'Unbound'
 
     def test_unbind_refused_from_deleting(self, db, admin_context):
@@ -241,24 +246,24 @@ class TestUnbind:
             conn.execute(seed._ARQ.update().where(
                 seed._ARQ.c.uuid == arq_uuid).values(state='Deleting'))
         with pytest.raises(exception.ARQBadState):
-            bindings.unbind_arq(admin_context, arq_uuid)
+            arq_states.unbind(admin_context, arq_uuid)
 
     def test_unbind_missing(self, db, admin_context):
         with pytest.raises(exception.ARQNotFound):
-            bindings.unbind_arq(admin_context, 'no-such-arq')
+            arq_states.unbind(admin_context, 'no-such-arq')
 
     def test_unbind_during_bind_stops_the_bind(self, db, admin_context,
                                                deployable):
         [arq_uuid] = seed.seed_binds(db, deployable, 1)
         arq = _lease(admin_context, arq_uuid)
-        bindings.claim_attach_handle(admin_context, arq['id'],
+        attach_handles.claim_attach_handle(admin_context, arq['id'],
                                      deployable['deployable_id'])
-        bindings.unbind_arq(admin_context, arq_uuid)
+        arq_states.unbind(admin_context, arq_uuid)
         with pytest.raises(exception.BindNotOwned):
-            bindings.claim_attach_handle(admin_context, arq['id'],
+            attach_handles.claim_attach_handle(admin_context, arq['id'],
                                          deployable['deployable_id'],
                                          lease_owner='me')
-        assert bindings.finish_bind(admin_context, arq, bindings.BOUND,
+        assert binding.record_outcome(admin_context, arq, arq_states.BOUND,
                                     lease_owner='me') is None
         assert seed.arq(db, arq_uuid)['state'] == 'Unbound'
         assert seed.events(db) == []
@@ -272,67 +277,67 @@ class TestOutbox:
         uuids = seed.seed_binds(db, deployable, 2)
         for arq_uuid in uuids:
             arq = _lease(admin_context, arq_uuid)
-            bindings.finish_bind(admin_context, arq, bindings.BIND_FAILED,
+            binding.record_outcome(admin_context, arq, arq_states.BIND_FAILED,
                                  error='x')
         return uuids
 
     def test_a_leased_event_is_not_claimed_twice(self, db, admin_context,
                                                  two_events):
-        first = bindings.claim_due_events(admin_context, 'a')
+        first = nova_event_outbox.claim_due_events(admin_context, 'a')
         assert sorted(e['arq_uuid'] for e in first) == sorted(two_events)
-        assert bindings.claim_due_events(admin_context, 'b') == []
+        assert nova_event_outbox.claim_due_events(admin_context, 'b') == []
         later = timeutils.utcnow() + datetime.timedelta(minutes=5)
-        again = bindings.claim_due_events(admin_context, 'b', now=later)
+        again = nova_event_outbox.claim_due_events(admin_context, 'b', now=later)
         assert len(again) == 2
 
     def test_claim_restricted_to_arqs(self, db, admin_context, two_events):
-        claimed = bindings.claim_due_events(admin_context, 'a',
+        claimed = nova_event_outbox.claim_due_events(admin_context, 'a',
                                             arq_uuids=two_events[:1])
         assert [e['arq_uuid'] for e in claimed] == two_events[:1]
 
     def test_mark_sent_needs_the_lease(self, db, admin_context, two_events):
-        ids = [e['id'] for e in bindings.claim_due_events(admin_context, 'a')]
-        assert bindings.mark_events_sent(admin_context, 'b', ids) == 0
-        assert bindings.mark_events_sent(admin_context, 'a', ids) == 2
-        assert bindings.mark_events_sent(admin_context, 'a', ids) == 0
+        ids = [e['id'] for e in nova_event_outbox.claim_due_events(admin_context, 'a')]
+        assert nova_event_outbox.mark_events_sent(admin_context, 'b', ids) == 0
+        assert nova_event_outbox.mark_events_sent(admin_context, 'a', ids) == 2
+        assert nova_event_outbox.mark_events_sent(admin_context, 'a', ids) == 0
         later = timeutils.utcnow() + datetime.timedelta(days=1)
-        assert bindings.claim_due_events(admin_context, 'c', now=later) == []
+        assert nova_event_outbox.claim_due_events(admin_context, 'c', now=later) == []
 
     def test_reschedule_backs_off_then_abandons(self, db, admin_context,
                                                 two_events):
         now = timeutils.utcnow()
         for attempt in (1, 2):
-            ids = [e['id'] for e in bindings.claim_due_events(
+            ids = [e['id'] for e in nova_event_outbox.claim_due_events(
                 admin_context, 'a', now=now)]
             assert len(ids) == 2
-            abandoned = bindings.reschedule_events(
+            abandoned = nova_event_outbox.reschedule_events(
                 admin_context, 'a', ids, max_attempts=3, now=now)
             assert abandoned == []
             for event in seed.events(db):
                 assert event['attempts'] == attempt
                 assert (event['next_attempt_at'] - now).total_seconds() == \
-                    pytest.approx(bindings.backoff_seconds(attempt), abs=1)
-            assert bindings.claim_due_events(admin_context, 'a',
+                    pytest.approx(nova_event_outbox.backoff_seconds(attempt), abs=1)
+            assert nova_event_outbox.claim_due_events(admin_context, 'a',
                                              now=now) == []
             now = now + datetime.timedelta(minutes=10)
-        ids = [e['id'] for e in bindings.claim_due_events(
+        ids = [e['id'] for e in nova_event_outbox.claim_due_events(
             admin_context, 'a', now=now)]
-        abandoned = bindings.reschedule_events(admin_context, 'a', ids,
+        abandoned = nova_event_outbox.reschedule_events(admin_context, 'a', ids,
                                                max_attempts=3, now=now)
         assert sorted(e['arq_uuid'] for e in abandoned) == sorted(two_events)
-        assert bindings.claim_due_events(
+        assert nova_event_outbox.claim_due_events(
             admin_context, 'a', now=now + datetime.timedelta(days=1)) == []
 
     def test_backoff_grows_and_is_capped(self):
-        assert [bindings.backoff_seconds(n) for n in (1, 2, 3, 4)] == [
+        assert [nova_event_outbox.backoff_seconds(n) for n in (1, 2, 3, 4)] == [
             2, 4, 8, 16]
-        assert bindings.backoff_seconds(30) == 300
+        assert nova_event_outbox.backoff_seconds(30) == 300
 
     def test_purge_finished_events(self, db, admin_context, two_events):
-        ids = [e['id'] for e in bindings.claim_due_events(admin_context, 'a')]
-        bindings.mark_events_sent(admin_context, 'a', ids[:1])
+        ids = [e['id'] for e in nova_event_outbox.claim_due_events(admin_context, 'a')]
+        nova_event_outbox.mark_events_sent(admin_context, 'a', ids[:1])
         later = timeutils.utcnow() + datetime.timedelta(seconds=5)
-        assert bindings.purge_finished_events(admin_context, later) == 1
+        assert nova_event_outbox.purge_finished_events(admin_context, later) == 1
         assert [e['id'] for e in seed.events(db)] == ids[1:]
 
 
@@ -342,19 +347,19 @@ def test_claims_and_finish_on_every_backend(any_db, admin_context):
     deployable = seed.create_deployable(any_db, num_handles=1)
     first, second = seed.seed_binds(any_db, deployable, 2)
     arq = _lease(admin_context, first)
-    bindings.claim_attach_handle(admin_context, arq['id'],
+    attach_handles.claim_attach_handle(admin_context, arq['id'],
                                  deployable['deployable_id'],
                                  bind_seq=arq['bind_seq'], lease_owner='me')
-    assert bindings.finish_bind(admin_context, arq, bindings.BOUND,
+    assert binding.record_outcome(admin_context, arq, arq_states.BOUND,
                                 lease_owner='me')
     other = _lease(admin_context, second, owner='you')
     with pytest.raises(exception.NoFreeAttachHandle):
-        bindings.claim_attach_handle(admin_context, other['id'],
+        attach_handles.claim_attach_handle(admin_context, other['id'],
                                      deployable['deployable_id'])
-    assert bindings.unbind_arq(admin_context, first)['uuid'] == \
+    assert arq_states.unbind(admin_context, first)['uuid'] == \
         deployable['handles'][0]
-    events = bindings.claim_due_events(admin_context, 'x')
+    events = nova_event_outbox.claim_due_events(admin_context, 'x')
     assert [(e['arq_uuid'], e['status']) for e in events] == [
         (first, 'completed')]
-    assert bindings.mark_events_sent(admin_context, 'x',
+    assert nova_event_outbox.mark_events_sent(admin_context, 'x',
                                      [e['id'] for e in events]) == 1

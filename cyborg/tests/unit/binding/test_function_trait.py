@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from cyborg.conductor import programming
+from cyborg.accelerator.drivers import fpga
+from cyborg.conductor import bitstreams
 
 
 @pytest.mark.parametrize('driver, function_id, expected', [
@@ -13,7 +14,7 @@ from cyborg.conductor import programming
 ])
 def test_function_trait_is_a_valid_custom_trait(driver, function_id,
                                                 expected):
-    trait = programming.function_trait(driver, function_id)
+    trait = fpga.function_trait(driver, function_id)
     assert trait == expected
     assert re.fullmatch('CUSTOM_[A-Z0-9_]+', trait)
 
@@ -25,4 +26,4 @@ def test_function_trait_is_a_valid_custom_trait(driver, function_id,
     ({'accel:function_id': ''}, False),
 ])
 def test_wants_bitstream(group, wanted):
-    assert programming.wants_bitstream(group) is wanted
+    assert bitstreams.wants_bitstream(group) is wanted

@@ -1,4 +1,4 @@
-"""bindings.start_bind: a bind with no remote call is one transaction.
+"""binding.start_bind: a bind with no remote call is one transaction.
 
 Lease, claim, Bound outcome and Nova event commit together or not at all;
 a bind that needs more (an mdev, a full deployable) is left leased for the
@@ -8,7 +8,8 @@ step-by-step path, holding whatever it claimed.
 import pytest
 import sqlalchemy as sa
 
-from cyborg.db import bindings
+from cyborg.conductor import binding
+from cyborg.db import arq_states
 from cyborg.tests.fixtures import binding as seed
 
 
@@ -32,8 +33,8 @@ def test_bind_without_remote_call_is_bound_at_once(db, admin_context,
                                                    deployable):
     [arq_uuid] = seed.seed_binds(db, deployable, 1)
     statements = _statements(db)
-    start = bindings.start_bind(admin_context, arq_uuid, 'me', 30, _always)
-    assert start.outcome == bindings.BOUND
+    start = binding.start_bind(admin_context, arq_uuid, 'me', 30, _always)
+    assert start.outcome == arq_states.BOUND
     # One transaction (SQLite: BEGIN IMMEDIATE ... COMMIT is implicit).
     assert [s for s in statements if s.startswith('BEGIN')] == [
         'BEGIN IMMEDIATE']
@@ -51,7 +52,7 @@ def test_bind_without_remote_call_is_bound_at_once(db, admin_context,
 def test_without_nova_the_event_is_recorded_given_up(db, admin_context,
                                                      deployable):
     [arq_uuid] = seed.seed_binds(db, deployable, 1)
-    bindings.start_bind(admin_context, arq_uuid, 'me', 30, _always,
+    binding.start_bind(admin_context, arq_uuid, 'me', 30, _always,
                         nova_enabled=False)
     [event] = seed.events(db)
     assert event['abandoned_at'] and not event['sent_at']
@@ -59,8 +60,8 @@ def test_without_nova_the_event_is_recorded_given_up(db, admin_context,
 
 def test_a_leased_bind_is_not_started_twice(db, admin_context, deployable):
     [arq_uuid] = seed.seed_binds(db, deployable, 1)
-    bindings.acquire_bind_lease(admin_context, arq_uuid, 'other', 30)
-    assert bindings.start_bind(admin_context, arq_uuid, 'me', 30,
+    arq_states.acquire_bind_lease(admin_context, arq_uuid, 'other', 30)
+    assert binding.start_bind(admin_context, arq_uuid, 'me', 30,
                                _always) is None
     assert seed.arq(db, arq_uuid)['state'] == 'BindStarted'
     assert not seed.events(db)
@@ -69,7 +70,7 @@ def test_a_leased_bind_is_not_started_twice(db, admin_context, deployable):
 def test_bind_needing_remote_work_stays_leased(db, admin_context,
                                                deployable):
     [arq_uuid] = seed.seed_binds(db, deployable, 1)
-    start = bindings.start_bind(admin_context, arq_uuid, 'me', 30,
+    start = binding.start_bind(admin_context, arq_uuid, 'me', 30,
                                 lambda inputs, now: False)
     assert start.outcome is None and start.handle is None
     assert start.inputs.controlpaths  # the slow path may need to program
@@ -81,8 +82,8 @@ def test_bind_needing_remote_work_stays_leased(db, admin_context,
 def test_no_free_handle_leaves_the_failure_to_the_caller(db, admin_context,
                                                          deployable):
     first, second = seed.seed_binds(db, deployable, 2)
-    assert bindings.start_bind(admin_context, first, 'me', 30,
-                               _always).outcome == bindings.BOUND
-    start = bindings.start_bind(admin_context, second, 'me', 30, _always)
+    assert binding.start_bind(admin_context, first, 'me', 30,
+                               _always).outcome == arq_states.BOUND
+    start = binding.start_bind(admin_context, second, 'me', 30, _always)
     assert start.outcome is None and start.handle is None
     assert seed.arq(db, second)['state'] == 'BindStarted'

@@ -2,36 +2,35 @@
 
 import pytest
 
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.conductor import reports
-from cyborg.db import inventory as inventory_db
 from cyborg import exception
 
 
 def device(**deployable):
     values = dict(name='h_card', num_accelerators=1, driver_name='fake',
                   resource_class='FPGA', traits=['CUSTOM_X'],
-                  attach_handles=[inventory.AttachHandle(
-                      'PCI', inventory.pci_address_dict('0000:3b:00.0'))])
+                  attach_handles=[discovery.AttachHandle(
+                      'PCI', discovery.pci_address_dict('0000:3b:00.0'))])
     values.update(deployable)
-    return inventory.Device(
+    return discovery.Device(
         type='FPGA', vendor='0x8086', model='m',
-        controlpath=inventory.ControlPath(
-            'PCI', inventory.pci_address_dict('0000:3b:00.0')),
-        deployables=[inventory.Deployable(**values)])
+        controlpath=discovery.ControlPath(
+            'PCI', discovery.pci_address_dict('0000:3b:00.0')),
+        deployables=[discovery.Deployable(**values)])
 
 
 def test_wire_round_trip_is_accepted():
-    wire = inventory.report_to_wire([device()])
+    wire = discovery.report_to_wire([device()])
     devices = reports.parse_report('h', wire)
-    assert inventory_db.validate_report('h', devices) == devices
+    assert reports.validate_report('h', devices) == devices
 
 
 @pytest.mark.parametrize('wire', [
     {'not': 'a list'},
     [{'type': 'FPGA'}],
     [{'type': 'FPGA', 'vendor': 'v', 'model': 'm', 'controlpath': 'x'}],
-    [dict(inventory.report_to_wire([device()])[0],
+    [dict(discovery.report_to_wire([device()])[0],
           deployables=[{'name': 'n', 'num_accelerators': 'many',
                         'driver_name': 'd'}])],
 ])
@@ -44,6 +43,7 @@ def test_malformed_wire_data(wire):
     (dict(num_accelerators=-1), 'negative'),
     (dict(resource_class='fpga'), 'resource class'),
     (dict(traits=['CUSTOM X']), 'trait'),
+    (dict(traits=['HW_NOT_A_STANDARD_TRAIT']), 'neither a CUSTOM_ trait'),
     (dict(name=''), 'name'),
     (dict(name='x' * 256), 'name'),
     (dict(driver_name='d' * 101), 'driver name'),
@@ -51,31 +51,31 @@ def test_malformed_wire_data(wire):
     (dict(attributes={'rc': 'FPGA'}), 'reserved'),
     (dict(attributes={'trait0': 'CUSTOM_X'}), 'reserved'),
     (dict(attributes={'Traits': 'x'}), 'reserved'),
-    (dict(attach_handles=[inventory.AttachHandle('USB', {'a': 'b'})]),
+    (dict(attach_handles=[discovery.AttachHandle('USB', {'a': 'b'})]),
      'attach type'),
-    (dict(attach_handles=[inventory.AttachHandle('PCI', {'a': 'b'}),
-                          inventory.AttachHandle('PCI', {'a': 'b'})]),
+    (dict(attach_handles=[discovery.AttachHandle('PCI', {'a': 'b'}),
+                          discovery.AttachHandle('PCI', {'a': 'b'})]),
      'twice'),
 ])
 def test_invalid_deployables(bad, match):
     with pytest.raises(exception.InvalidReport, match=match):
-        inventory_db.validate_report('h', [device(**bad)])
+        reports.validate_report('h', [device(**bad)])
 
 
 def test_invalid_devices_and_stubs():
     bad_type = device()
     bad_type.type = 'TPU'
     with pytest.raises(exception.InvalidReport, match='device type'):
-        inventory_db.validate_report('h', [bad_type])
+        reports.validate_report('h', [bad_type])
     no_vendor = device()
     no_vendor.vendor = None
     with pytest.raises(exception.InvalidReport, match='vendor'):
-        inventory_db.validate_report('h', [no_vendor])
+        reports.validate_report('h', [no_vendor])
     with pytest.raises(exception.InvalidReport, match='reported twice'):
         two = device()
-        two.controlpath = inventory.ControlPath(
-            'PCI', inventory.pci_address_dict('0000:5e:00.0'))
-        inventory_db.validate_report('h', [device(), two])
+        two.controlpath = discovery.ControlPath(
+            'PCI', discovery.pci_address_dict('0000:5e:00.0'))
+        reports.validate_report('h', [device(), two])
     # A stub is ignored, however odd its content.
     bad_type.stub = True
-    assert inventory_db.validate_report('h', [bad_type]) == []
+    assert reports.validate_report('h', [bad_type]) == []

@@ -6,14 +6,27 @@ import threading
 import time
 
 from cyborg.conductor import manager
+from cyborg.conductor import rpcapi
 from cyborg.conductor import service
 
 
-def test_make_endpoints_serves_reports_first(conf):
-    endpoints = service.make_endpoints(conf, None, None)
-    assert isinstance(endpoints[0], manager.ConductorManager)
-    assert endpoints[0].target.version == '1.0'
-    assert [type(e).__name__ for e in endpoints[1:]] == ['ARQManager']
+def test_one_endpoint_serves_every_method_of_the_rpc_api(conf):
+    # Each part is built once per conductor and shared: the endpoint's
+    # Binder is the recovery worker's, its PlacementSync the reconciler's.
+    conductor = service.Conductor(conf, None, None)
+    try:
+        endpoint = conductor.manager
+        assert isinstance(endpoint, manager.ConductorManager)
+        assert endpoint.target.version == rpcapi.RPC_API_VERSION == '1.0'
+        called = {name for name, value in vars(rpcapi.ConductorAPI).items()
+                  if callable(value) and not name.startswith('_')}
+        assert called and all(callable(getattr(endpoint, name))
+                              for name in called)
+        assert conductor.recovery.binder is endpoint.binder
+        assert endpoint.placement_sync is conductor.placement_sync
+        assert endpoint.binder.programmer is conductor.programmer
+    finally:
+        conductor.close()
 
 
 def test_periodic_tasks_run_at_start_then_every_interval():

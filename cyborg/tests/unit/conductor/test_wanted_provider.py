@@ -3,8 +3,7 @@
 import pytest
 
 from cyborg.conductor import placement_sync
-from cyborg.db import inventory as inventory_db
-from cyborg.db import placement_state
+from cyborg.db import deployables
 
 CN = 'c0c0c0c0-0000-4000-8000-000000000000'
 
@@ -16,12 +15,12 @@ def state(**overrides):
                   device_status='enabled', missing=False,
                   placement_digest=None)
     values.update(overrides)
-    return placement_state.ProviderState(**values)
+    return deployables.ProviderState(**values)
 
 
 def test_enabled_deployable():
     wanted = placement_sync.wanted_provider(state(), CN)
-    assert wanted.uuid == inventory_db.provider_uuid('host_0000:3b:00.0')
+    assert wanted.uuid == placement_sync.provider_uuid('host_0000:3b:00.0')
     assert (wanted.name, wanted.parent_uuid) == ('host_0000:3b:00.0', CN)
     assert wanted.inventories == {'FPGA': {
         'total': 4, 'reserved': 0, 'min_unit': 1, 'max_unit': 4,
@@ -48,7 +47,7 @@ def test_zero_accelerators_means_no_inventory():
 
 def test_provider_uuid_is_uuid3_of_the_name():
     import uuid
-    assert inventory_db.provider_uuid('n') == str(
+    assert placement_sync.provider_uuid('n') == str(
         uuid.uuid3(uuid.NAMESPACE_DNS, 'n'))
 
 

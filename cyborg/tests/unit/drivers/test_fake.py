@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from cyborg.accelerator.drivers import fake
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg import exception
 
 
@@ -44,8 +44,8 @@ def test_deployable_name_keeps_only_safe_characters_of_the_host(conf):
 def test_an_unchanged_host_gives_an_unchanged_fingerprint(conf):
     driver = fake.FakeDriver(conf)
 
-    assert (inventory.fingerprint(driver.discover()) ==
-            inventory.fingerprint(fake.FakeDriver(conf).discover()))
+    assert (discovery.fingerprint(driver.discover()) ==
+            discovery.fingerprint(fake.FakeDriver(conf).discover()))
 
 
 class TestProgramming:

@@ -5,7 +5,7 @@ import logging
 import os
 
 from cyborg.accelerator.drivers import huawei_ascend
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.tests.fixtures import sysfs_families as families
 
 
@@ -14,7 +14,7 @@ def _discover(conf):
 
 
 def _address(device):
-    return inventory.pci_address_str(device.controlpath.info)
+    return discovery.pci_address_str(device.controlpath.info)
 
 
 def test_atlas_800_field_by_field(conf, sysfs_tree):
@@ -27,8 +27,8 @@ def test_atlas_800_field_by_field(conf, sysfs_tree):
     for device, npu in zip(devices, host.pfs, strict=True):
         assert (device.type, device.vendor, device.model, device.stub) == (
             'AICHIP', '19e5', 'd801', False)
-        assert device.controlpath == inventory.ControlPath(
-            'PCI', inventory.pci_address_dict(npu))
+        assert device.controlpath == discovery.ControlPath(
+            'PCI', discovery.pci_address_dict(npu))
         assert device.std_board_info == (
             '{"class_code":"120000","product_id":"d801"}')
         [deployable] = device.deployables
@@ -38,7 +38,7 @@ def test_atlas_800_field_by_field(conf, sysfs_tree):
         assert deployable.traits == ['CUSTOM_NPU_HUAWEI',
                                      'CUSTOM_NPU_ASCEND_910']
         assert [h.to_dict() for h in deployable.attach_handles] == [
-            {'attach_type': 'PCI', 'info': inventory.pci_address_dict(npu)}]
+            {'attach_type': 'PCI', 'info': discovery.pci_address_dict(npu)}]
 
 
 def test_inference_cards_name_their_model(conf, sysfs_tree):

@@ -3,7 +3,7 @@
 import logging
 
 from cyborg.accelerator.drivers import inspur_nvme_ssd
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.tests.fixtures import sysfs_families as families
 
 
@@ -17,7 +17,7 @@ def test_inspur_nvme_host_field_by_field(conf, sysfs_tree):
     devices = _discover(conf)
 
     # Not the Inspur RAID controller, not the Samsung NVMe boot drive.
-    assert [inventory.pci_address_str(d.controlpath.info)
+    assert [discovery.pci_address_str(d.controlpath.info)
             for d in devices] == host.pfs
     for device, ssd in zip(devices, host.pfs, strict=True):
         assert (device.type, device.vendor, device.model, device.stub) == (
@@ -31,7 +31,7 @@ def test_inspur_nvme_host_field_by_field(conf, sysfs_tree):
         assert deployable.traits == ['CUSTOM_SSD_INSPUR',
                                      'CUSTOM_SSD_PRODUCT_ID_0021']
         assert [h.to_dict() for h in deployable.attach_handles] == [
-            {'attach_type': 'PCI', 'info': inventory.pci_address_dict(ssd)}]
+            {'attach_type': 'PCI', 'info': discovery.pci_address_dict(ssd)}]
 
 
 def test_a_malformed_class_leaves_out_only_that_drive(conf, sysfs_tree,
@@ -42,7 +42,7 @@ def test_a_malformed_class_leaves_out_only_that_drive(conf, sysfs_tree,
     with caplog.at_level(logging.WARNING):
         devices = _discover(conf)
 
-    assert [inventory.pci_address_str(d.controlpath.info)
+    assert [discovery.pci_address_str(d.controlpath.info)
             for d in devices] == host.pfs[1:]
     [message] = caplog.messages
     assert message.startswith('Skipping PCI device %s: ' % host.pfs[0])

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from cyborg.accelerator.drivers import intel_nic
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.conf import nic_devices
 from cyborg.tests.fixtures import sysfs_families as families
 
@@ -25,12 +25,12 @@ def _configure(conf, group='x710_static', **mappings):
 
 
 def _discover(conf):
-    return {inventory.pci_address_str(device.controlpath.info): device
+    return {discovery.pci_address_str(device.controlpath.info): device
             for device in intel_nic.IntelNicDriver(conf).discover()}
 
 
 def _handles(device):
-    return [(h.attach_type, inventory.pci_address_str(h.info),
+    return [(h.attach_type, discovery.pci_address_str(h.info),
              h.info.get('physical_network'))
             for h in device.deployables[0].attach_handles]
 
@@ -54,8 +54,8 @@ def test_e810_and_x710_with_upstreams_options(conf, host):
     e810 = devices[E810_PORT0]
     assert (e810.type, e810.vendor, e810.model, e810.stub) == (
         'NIC', '8086', '1592', False)
-    assert e810.controlpath == inventory.ControlPath(
-        'PCI', inventory.pci_address_dict(E810_PORT0))
+    assert e810.controlpath == discovery.ControlPath(
+        'PCI', discovery.pci_address_dict(E810_PORT0))
     assert e810.std_board_info == (
         '{"class_code":"020000","product_id":"1592"}')
     [deployable] = e810.deployables
@@ -119,7 +119,7 @@ def test_a_bad_entry_is_logged_once_and_the_others_apply(conf, host, caplog):
 
     with caplog.at_level(logging.ERROR):
         driver = intel_nic.IntelNicDriver(conf)
-        devices = {inventory.pci_address_str(d.controlpath.info): d
+        devices = {discovery.pci_address_str(d.controlpath.info): d
                    for d in driver.discover()}
         driver.discover()
 
@@ -137,7 +137,7 @@ def test_a_port_on_two_physnets_is_left_out(conf, host, caplog):
 
     with caplog.at_level(logging.ERROR):
         driver = intel_nic.IntelNicDriver(conf)
-        devices = {inventory.pci_address_str(d.controlpath.info)
+        devices = {discovery.pci_address_str(d.controlpath.info)
                    for d in driver.discover()}
         driver.discover()
 

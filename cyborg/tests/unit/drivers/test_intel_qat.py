@@ -7,7 +7,7 @@ import os
 import pytest
 
 from cyborg.accelerator.drivers import intel_qat
-from cyborg.accelerator import inventory
+from cyborg.accelerator import discovery
 from cyborg.tests.fixtures import sysfs_families as families
 
 
@@ -16,7 +16,7 @@ def _discover(conf):
 
 
 def _address(info):
-    return inventory.pci_address_str(info)
+    return discovery.pci_address_str(info)
 
 
 def _by_pf(devices):
@@ -33,8 +33,8 @@ def test_c62x_dual_socket_host_field_by_field(conf, sysfs_tree):
         assert (device.type, device.vendor, device.model, device.stub,
                 device.vendor_board_info) == ('QAT', '8086', '37c8', False,
                                               None)
-        assert device.controlpath == inventory.ControlPath(
-            'PCI', inventory.pci_address_dict(pf))
+        assert device.controlpath == discovery.ControlPath(
+            'PCI', discovery.pci_address_dict(pf))
         assert device.std_board_info == (
             '{"class_code":"0b4000","product_id":"37c8"}')
         [deployable] = device.deployables
@@ -114,8 +114,8 @@ def test_discovery_is_stable(conf, sysfs_tree):
     families.build_c62x_dual_socket_host(sysfs_tree)
     driver = intel_qat.IntelQatDriver(conf)
 
-    assert inventory.fingerprint(driver.discover()) == \
-        inventory.fingerprint(driver.discover())
+    assert discovery.fingerprint(driver.discover()) == \
+        discovery.fingerprint(driver.discover())
 
 
 def _break_missing_cfg_services(tree, host):

@@ -1,13 +1,15 @@
-"""FPGA programming as the conductor orchestrates it.
+"""Bitstreams: FPGA programming as the conductor orchestrates it.
 
 A device profile group asks for a bitstream with ``accel:bitstream_id`` (a
 Glance image uuid) or ``accel:function_id`` (the image carrying that value
 in its ``accel:function_id`` property, which must be exactly one). The
 conductor looks the image up, asks the agent of the device's host to program
 it (the agent downloads, verifies the checksum and is idempotent), records
-``deployables.bitstream_id``, and moves the deployable provider's
-``CUSTOM_FPGA_FUNCTION_ID_<DRIVER>_<FUNCTION_ID>`` trait in Placement so the
-scheduler sees what the region now does.
+what it loaded on the deployable (``bitstream_id``, ``function_id``), and
+has the Placement sync move the provider's
+``CUSTOM_FPGA_FUNCTION_ID_<DRIVER>_<FUNCTION_ID>`` trait so the scheduler
+sees what the region now does (the reconciler rebuilds the same trait from
+the record).
 
 Used by binds (programming skipped when the deployable already holds the
 image) and by the admin ``program_deployable`` call (always programs).
@@ -30,21 +32,14 @@ import time
 from oslo_utils import timeutils
 
 from cyborg.accelerator.drivers import fpga
-from cyborg.clients import glance as glance_client
-from cyborg.db import bindings
-from cyborg.db import fpga_programming
+from cyborg.db import arqs
+from cyborg.db import deployables
 from cyborg import exception
 
 LOG = logging.getLogger(__name__)
 
 BITSTREAM_KEY = 'accel:bitstream_id'
 FUNCTION_KEY = 'accel:function_id'
-FUNCTION_TRAIT_PREFIX = fpga.FUNCTION_TRAIT_PREFIX
-
-
-# The trait telling the scheduler which function a region runs. Trait
-# names are [A-Z0-9_]; upstream's '-' -> '_-' made invalid names.
-function_trait = fpga.function_trait
 
 
 def wants_bitstream(group):
@@ -75,7 +70,7 @@ def programming_lease(context, deployable, owner, until, hold_seconds=None,
     while True:
         expires_at = (until if hold_seconds is None
                       else lease_end(hold_seconds))
-        fresh = fpga_programming.acquire_program_lease(
+        fresh = deployables.acquire_program_lease(
             context, deployable['id'], owner, expires_at)
         if fresh is not None:
             break
@@ -89,7 +84,7 @@ def programming_lease(context, deployable, owner, until, hold_seconds=None,
         yield fresh
     finally:
         try:
-            fpga_programming.release_program_lease(context, deployable['id'],
+            deployables.release_program_lease(context, deployable['id'],
                                                    owner)
         except Exception:
             # It lapses at ``until`` anyway.
@@ -105,22 +100,15 @@ def lease_end(seconds):
 class Programmer:
     """Looks bitstreams up, programs them through agents, moves traits.
 
-    ``agent`` is the conductor's agent caller (its ``program`` method
-    raises AgentUnreachable when the agent does not answer in time).
+    ``glance`` is a GlanceClient; ``agent`` the conductor's agent caller
+    (its ``program`` method raises AgentUnreachable when the agent does not
+    answer in time); ``placement_sync`` the conductor's PlacementSync.
     """
 
-    def __init__(self, conf, placement_client, glance, agent):
-        self._conf = conf
-        self._placement = placement_client
-        self._glance = glance
+    def __init__(self, glance, agent, placement_sync):
+        self.glance = glance
         self._agent = agent
-
-    @property
-    def glance(self):
-        # Built on first use: a cloud without bitstreams needs no Glance.
-        if self._glance is None:
-            self._glance = glance_client.GlanceClient.from_conf(self._conf)
-        return self._glance
+        self._placement_sync = placement_sync
 
     def requested_image(self, group):
         """(image dict, function id or None) the group asks for.
@@ -166,7 +154,7 @@ class Programmer:
         """
         programmed = False
         if force or deployable['bitstream_id'] != image['id']:
-            holders = bindings.count_other_holders(context, deployable['id'],
+            holders = arqs.count_other_holders(context, deployable['id'],
                                                    arq_id)
             if holders:
                 raise exception.DeployableInUse(
@@ -181,7 +169,7 @@ class Programmer:
                                 deployable['driver_name'], timeout=timeout)
             # Recorded only after the agent succeeded: a failed attempt
             # must not make the next bind skip programming.
-            if not fpga_programming.record_bitstream(
+            if not deployables.record_bitstream(
                     context, deployable['id'], image['id'], function_id,
                     lease_owner=lease_owner):
                 raise exception.ProgrammingFailed(
@@ -192,32 +180,9 @@ class Programmer:
             LOG.info('Programmed bitstream %s on deployable %s (host %s)',
                      image['id'], deployable['uuid'], agent_host)
         if deployable['rp_uuid']:
-            trait = (function_trait(deployable['driver_name'], function_id)
+            trait = (fpga.function_trait(deployable['driver_name'],
+                                         function_id)
                      if function_id else None)
-            self.move_function_trait(deployable['rp_uuid'], trait)
+            self._placement_sync.set_function_trait(deployable['rp_uuid'],
+                                                    trait)
         return programmed
-
-    def move_function_trait(self, rp_uuid, trait):
-        """Make ``trait`` the provider's only function-id trait.
-
-        ``trait`` None just removes the old ones (the new bitstream names no
-        function). Generations are honoured: re-read and retry on conflict.
-        """
-        if trait:
-            self._placement.ensure_traits([trait])
-        for _attempt in range(self._conf.conductor.placement_retries):
-            generation, traits = self._placement.get_provider_traits(rp_uuid)
-            wanted = {t for t in traits
-                      if not t.startswith(FUNCTION_TRAIT_PREFIX)}
-            if trait:
-                wanted.add(trait)
-            if wanted == set(traits):
-                return
-            try:
-                self._placement.set_provider_traits(rp_uuid, generation,
-                                                    wanted)
-                return
-            except exception.GenerationConflict:
-                continue
-        raise exception.PlacementConflict(
-            what='the function trait of provider %s' % rp_uuid)

@@ -1,15 +1,18 @@
-"""Data access for agents' discovery reports: a host's devices as a diff.
+"""Applying an agent's report to the DB: a host's devices as a diff.
 
-``apply_report`` turns a host's full report into the smallest set of row
+``apply_report`` turns a host's full report (already validated by the
+conductor, see ``cyborg.conductor.reports``) into the smallest set of row
 changes, in ONE writer transaction and a bounded number of statements
 whatever the size of the host: the host's rows are loaded with a few joined
 queries, the diff is computed in memory, and inserts, updates and deletes
-are issued in bulk per table.
+are issued in bulk per table, through each table's owner module
+(``devices``, ``deployables``, ``attributes``, ``attach_handles``,
+``agent_hosts``); this module writes no table itself.
 
 Identities: a device is its host plus the canonical JSON of its control
 path; a deployable is its (globally unique) name; an attach handle is its
 deployable plus the function its attach info names
-(``inventory.handle_identity``: labels such as a NIC's physnet are left
+(``discovery.handle_identity``: labels such as a NIC's physnet are left
 out, so a changed label updates the handle in place); an attribute is its
 key; a trait is its value.
 
@@ -17,7 +20,7 @@ A deployable's resource class and traits are stored twice, on purpose: in
 the ``resource_class`` column and the ``deployable_traits`` table, which the
 Placement sync reads, and as the attribute rows ``rc`` and ``trait0`` ..
 ``traitN-1`` (traits in name order) next to the driver's own attributes,
-which the API shows (see ``attributes.py``). Both are written here, from the
+which the API shows (see ``attributes.py``). Both are written from the
 same report in the same transaction, so they cannot drift; a changed trait
 set renumbers the ``trait<N>`` rows by updating values in place, adding or
 deleting only the tail.
@@ -32,8 +35,8 @@ lowered) follows the same rule on its own row: kept with
 ``missing_since`` while held, and never claimed by a bind again.
 
 The same transaction records the host in ``agent_hosts`` (see
-``agent_hosts.py``); what the Placement sync reads back is in
-``placement_state.py``.
+``agent_hosts.py``); what the Placement sync reads back is
+``deployables.list_provider_states``.
 """
 
 import dataclasses
@@ -43,23 +46,16 @@ import uuid as uuidlib
 from oslo_utils import timeutils
 import sqlalchemy as sa
 
-from cyborg.accelerator import inventory as report_format
+from cyborg.accelerator import discovery
 from cyborg.db import agent_hosts
-from cyborg.db import attributes as attribute_keys
+from cyborg.db import attach_handles
+from cyborg.db import attributes
+from cyborg.db import bulk
+from cyborg.db import deployables
+from cyborg.db import devices as devices_db
 from cyborg.db import engine
 from cyborg.db import models
 from cyborg import exception
-
-_RC_TRAIT_CHARS = frozenset('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_')
-
-
-def provider_uuid(deployable_name):
-    """The uuid of a deployable's Placement provider, derived from its name.
-
-    Derived rather than random so that any conductor, or a reconcile after
-    the DB row was lost, names the same provider.
-    """
-    return str(uuidlib.uuid3(uuidlib.NAMESPACE_DNS, deployable_name))
 
 
 @dataclasses.dataclass
@@ -79,105 +75,21 @@ class ReportOutcome:
                 if key != 'deleted_providers'}
 
 
-# Validation ---------------------------------------------------------------
-
-def _is_short_text(value, limit):
-    return isinstance(value, str) and len(value) <= limit
-
-
-def _is_rc_or_trait_name(name):
-    return (isinstance(name, str) and 0 < len(name) <= 255
-            and set(name) <= _RC_TRAIT_CHARS)
-
-
-def validate_report(hostname, devices):
-    """Refuse a report that cannot be stored as it is: InvalidReport.
-
-    Stub devices are not checked: they are ignored. Returns the devices that
-    count (the non-stub ones).
-    """
-    def invalid(reason):
-        return exception.InvalidReport(hostname=hostname, reason=reason)
-
-    usable = [device for device in devices if not device.stub]
-    names, cpids = set(), set()
-    for device in usable:
-        if device.type not in models.DEVICE_TYPES:
-            raise invalid('unknown device type %r' % device.type)
-        for field in ('vendor', 'model'):
-            if not _is_short_text(getattr(device, field), 255):
-                raise invalid('device %s %r is not a string of at most 255 '
-                              'characters' % (field, getattr(device, field)))
-        if device.controlpath.cpid_type not in models.CPID_TYPES:
-            raise invalid('unknown control path type %r'
-                          % device.controlpath.cpid_type)
-        cpid_key = _cpid_key(device.controlpath.cpid_type,
-                             device.controlpath.info)
-        if len(cpid_key[1]) > 255:
-            raise invalid('control path %s is too long' % cpid_key[1])
-        if cpid_key in cpids:
-            raise invalid('two devices at control path %s' % cpid_key[1])
-        cpids.add(cpid_key)
-        for dep in device.deployables:
-            if not dep.name or not _is_short_text(dep.name, 255):
-                raise invalid('bad deployable name %r' % dep.name)
-            if dep.driver_name is not None and not _is_short_text(
-                    dep.driver_name, 100):
-                raise invalid('deployable %s: bad driver name %r'
-                              % (dep.name, dep.driver_name))
-            for key in dep.attributes:
-                if not key or not _is_short_text(key, 255):
-                    raise invalid('deployable %s: bad attribute key %r'
-                                  % (dep.name, key))
-                if attribute_keys.is_reserved_key(key):
-                    raise invalid('deployable %s: attribute key %r is '
-                                  'reserved for the resource class and '
-                                  'traits' % (dep.name, key))
-            if dep.name in names:
-                raise invalid('deployable name %s reported twice' % dep.name)
-            names.add(dep.name)
-            if dep.num_accelerators < 0:
-                raise invalid('deployable %s has a negative number of '
-                              'accelerators' % dep.name)
-            if (dep.resource_class is not None
-                    and not _is_rc_or_trait_name(dep.resource_class)):
-                raise invalid('deployable %s: bad resource class %r'
-                              % (dep.name, dep.resource_class))
-            for trait in dep.traits:
-                if not _is_rc_or_trait_name(trait):
-                    raise invalid('deployable %s: bad trait %r'
-                                  % (dep.name, trait))
-            identities = set()
-            for handle in dep.attach_handles:
-                if handle.attach_type not in models.ATTACH_TYPES:
-                    raise invalid('unknown attach type %r'
-                                  % handle.attach_type)
-                info = report_format.canonical_json(handle.info)
-                if len(info) > 255:
-                    raise invalid('attach handle %s is too long' % info)
-                identity = report_format.handle_identity(handle.info)
-                if identity in identities:
-                    raise invalid('deployable %s reports attach handle %s '
-                                  'twice' % (dep.name, identity))
-                identities.add(identity)
-    return usable
-
-
 def _cpid_key(cpid_type, info):
     if isinstance(info, str):
         info = json.loads(info)
-    return cpid_type, report_format.canonical_json(info)
+    return cpid_type, discovery.canonical_json(info)
 
 
 def _canonical_info(info_json):
     """Stored JSON in the one canonical spelling (rows may predate it)."""
-    return report_format.canonical_json(json.loads(info_json))
+    return discovery.canonical_json(json.loads(info_json))
 
 
 def _handle_key(info_json):
     """The identity of a stored attach info (rows may predate canonical
     spelling)."""
-    return report_format.handle_identity(json.loads(info_json))
+    return discovery.handle_identity(json.loads(info_json))
 
 
 # Loading a host's rows ----------------------------------------------------
@@ -259,89 +171,21 @@ def _held(session, deployable_ids, handle_ids):
     return held_deps, held_handles
 
 
-# Bulk writes ----------------------------------------------------------------
-
-def _insert(session, model, rows):
-    """Insert rows; return {uuid: id} when the table has uuids."""
-    if not rows:
-        return {}
-    table = model.__table__
-    now = timeutils.utcnow()
-    for row in rows:
-        row.setdefault('created_at', now)
-    session.execute(sa.insert(table), rows)
-    if 'uuid' not in table.c:
-        return {}
-    # Re-read the generated ids: portable where RETURNING is not.
-    uuids = [row['uuid'] for row in rows]
-    return dict((r.uuid, r.id) for r in session.execute(
-        sa.select(table.c.uuid, table.c.id).where(table.c.uuid.in_(uuids))))
-
-
-def _update(session, model, changes):
-    """Apply {id: {column: value}} with one executemany per column set."""
-    table = model.__table__
-    now = timeutils.utcnow()
-    by_columns = {}
-    for row_id, values in changes.items():
-        if values:
-            params = {'v_' + key: value for key, value in values.items()}
-            params.update(row_id=row_id, v_updated_at=now)
-            by_columns.setdefault(tuple(sorted(values)), []).append(params)
-    for columns, params in by_columns.items():
-        # Bind names differ from column names: SQLAlchemy reserves those.
-        stmt = (sa.update(table)
-                .where(table.c.id == sa.bindparam('row_id'))
-                .values({column: sa.bindparam('v_' + column)
-                         for column in columns + ('updated_at',)}))
-        session.execute(stmt, params)
-
-
-class _RowsChanged(Exception):
-    """A guarded write matched fewer rows than read: roll back, retry."""
-
-
-def _delete(session, model, ids, *guards):
-    """Delete rows by id under the given guards; all of them or none.
-
-    The guards make the delete a compare-and-swap: a row that became held
-    since we read it (an ARQ claimed it) is not deleted, and the whole
-    report is rolled back for the caller to retry with fresh data.
-    """
-    if not ids:
-        return
-    table = model.__table__
-    stmt = sa.delete(table).where(table.c.id.in_(sorted(ids)), *guards)
-    if session.execute(stmt).rowcount != len(ids):
-        raise _RowsChanged()
-
-
-def _no_arq_on_deployable():
-    dep = models.Deployable.__table__
-    arq = models.ExtendedAcceleratorRequest.__table__
-    return ~sa.exists().where(arq.c.deployable_id == dep.c.id)
-
-
-def _handle_is_free():
-    ah = models.AttachHandle.__table__
-    arq = models.ExtendedAcceleratorRequest.__table__
-    return sa.and_(ah.c.in_use == sa.false(),
-                   ~sa.exists().where(arq.c.attach_handle_id == ah.c.id))
-
-
 # The diff -------------------------------------------------------------------
 
 @engine.writer
-def apply_report(context, hostname, rpc_host, compute_rp_uuid, devices,
-                 fingerprint):
+def apply_report(context, hostname, rpc_host, compute_rp_uuid, usable,
+                 fingerprint, provider_uuids):
     """Make the DB say what the host's report says; return a ReportOutcome.
 
-    ``devices`` are ``cyborg.accelerator.inventory.Device`` objects. Raises
-    InvalidReport (nothing written) for a report that cannot be stored, and
-    ReportConflict when a row changed under us (the caller retries).
+    ``usable`` are the report's non-stub ``discovery.Device`` objects, as
+    the conductor validated them; ``provider_uuids`` maps each deployable
+    name with a resource class to its Placement provider's uuid. Raises
+    InvalidReport (nothing written) when a deployable name belongs to
+    another host, and ReportConflict when a row changed under us (the
+    caller retries).
     """
     session = context.session
-    usable = validate_report(hostname, devices)
     report_names = {dep.name for device in usable
                     for dep in device.deployables}
     taken = _names_owned_elsewhere(session, hostname, report_names)
@@ -358,9 +202,9 @@ def apply_report(context, hostname, rpc_host, compute_rp_uuid, devices,
     try:
         device_ids = _sync_devices(session, hostname, usable, rows)
         present = _sync_deployables(session, usable, device_ids, rows,
-                                    outcome, now)
+                                    outcome, now, provider_uuids)
         _remove_absent(session, rows, present, device_ids, outcome, now)
-    except _RowsChanged:
+    except bulk.RowsChanged:
         # Raised out of the writer: everything above is rolled back.
         raise exception.ReportConflict(hostname=hostname)
     agent_hosts.record_report(context, hostname, rpc_host, compute_rp_uuid,
@@ -398,20 +242,21 @@ def _sync_devices(session, hostname, usable, rows):
         device_changes[current.id] = changes
         ids[key] = (current.id, cpid.id)
 
-    device_id_by_uuid = _insert(session, models.Device, new_devices)
+    device_id_by_uuid = devices_db.add(session, new_devices)
     for cpid in new_cpids:
         cpid['device_id'] = device_id_by_uuid[cpid.pop('_device_uuid')]
     keys = {cpid['uuid']: (cpid.pop('_key'), cpid['device_id'])
             for cpid in new_cpids}
-    for cpid_uuid, cpid_id in _insert(session, models.ControlpathID,
-                                      new_cpids).items():
+    for cpid_uuid, cpid_id in devices_db.add_controlpaths(
+            session, new_cpids).items():
         key, device_id = keys[cpid_uuid]
         ids[key] = (device_id, cpid_id)
-    _update(session, models.Device, device_changes)
+    devices_db.update(session, device_changes)
     return ids
 
 
-def _sync_deployables(session, usable, device_ids, rows, outcome, now):
+def _sync_deployables(session, usable, device_ids, rows, outcome, now,
+                      provider_uuids):
     """Insert/update deployables and their traits, attributes and handles.
 
     Returns the names of the deployables in the report.
@@ -424,8 +269,7 @@ def _sync_deployables(session, usable, device_ids, rows, outcome, now):
             fields = {'num_accelerators': dep.num_accelerators,
                       'driver_name': dep.driver_name,
                       'resource_class': dep.resource_class,
-                      'rp_uuid': (provider_uuid(dep.name)
-                                  if dep.resource_class else None),
+                      'rp_uuid': provider_uuids.get(dep.name),
                       'device_id': device_id}
             current = rows.deployables.get(dep.name)
             if current is None:
@@ -441,9 +285,9 @@ def _sync_deployables(session, usable, device_ids, rows, outcome, now):
             wanted.append((dep, cpid_id))
 
     dep_ids = {name: row.id for name, row in rows.deployables.items()}
-    by_uuid = _insert(session, models.Deployable, new_deps)
+    by_uuid = deployables.add(session, new_deps)
     dep_ids.update((row['name'], by_uuid[row['uuid']]) for row in new_deps)
-    _update(session, models.Deployable, dep_changes)
+    deployables.update(session, dep_changes)
 
     children_changed = _sync_deployable_children(session, wanted, dep_ids,
                                                  rows, now)
@@ -475,7 +319,7 @@ def _sync_deployable_children(session, wanted, dep_ids, rows, now):
             changed.add(dep_id)
 
         have = rows.attributes.get(dep_id, {})
-        recorded = attribute_keys.recorded_attributes(
+        recorded = attributes.recorded_attributes(
             dep.resource_class, dep.traits, dep.attributes)
         for key, value in recorded.items():
             if key not in have:
@@ -493,8 +337,8 @@ def _sync_deployable_children(session, wanted, dep_ids, rows, now):
         have = rows.handles.get(dep_id, {})
         reported = {}
         for handle in dep.attach_handles:
-            info = report_format.canonical_json(handle.info)
-            identity = report_format.handle_identity(handle.info)
+            info = discovery.canonical_json(handle.info)
+            identity = discovery.handle_identity(handle.info)
             reported[identity] = handle
             current = have.get(identity)
             if current is None:
@@ -539,14 +383,14 @@ def _sync_deployable_children(session, wanted, dep_ids, rows, now):
             handle_changes.setdefault(hid, {})['missing_since'] = now
             changed.add(gone_handles[hid].deployable_id)
 
-    _delete(session, models.DeployableTrait, gone_traits)
-    _delete(session, models.Attribute, gone_attrs)
-    _delete(session, models.AttachHandle, removable, _handle_is_free())
-    _insert(session, models.DeployableTrait, new_traits)
-    _insert(session, models.Attribute, new_attrs)
-    _insert(session, models.AttachHandle, new_handles)
-    _update(session, models.Attribute, attr_changes)
-    _update(session, models.AttachHandle, handle_changes)
+    deployables.delete_traits(session, gone_traits)
+    attributes.delete(session, gone_attrs)
+    attach_handles.delete_free(session, removable)
+    deployables.add_traits(session, new_traits)
+    attributes.add(session, new_attrs)
+    attach_handles.add(session, new_handles)
+    attributes.update(session, attr_changes)
+    attach_handles.update(session, handle_changes)
     return changed
 
 
@@ -588,8 +432,8 @@ def _remove_absent(session, rows, present, device_ids, outcome, now):
         else:
             doomed_devices.add(device_id)
 
-    _update(session, models.Deployable, dep_changes)
-    _update(session, models.Device, device_changes)
+    deployables.update(session, dep_changes)
+    devices_db.update(session, device_changes)
 
     trait_ids = [tid for dep_id in doomed
                  for tid in rows.traits.get(dep_id, {}).values()]
@@ -597,11 +441,11 @@ def _remove_absent(session, rows, present, device_ids, outcome, now):
                 for a in rows.attributes.get(dep_id, {}).values()]
     handle_ids = [h.id for dep_id in doomed
                   for h in rows.handles.get(dep_id, {}).values()]
-    _delete(session, models.DeployableTrait, trait_ids)
-    _delete(session, models.Attribute, attr_ids)
-    _delete(session, models.AttachHandle, handle_ids, _handle_is_free())
-    _delete(session, models.Deployable, doomed, _no_arq_on_deployable())
+    deployables.delete_traits(session, trait_ids)
+    attributes.delete(session, attr_ids)
+    attach_handles.delete_free(session, handle_ids)
+    deployables.delete_unheld(session, doomed)
     cpid_ids = [row.id for row in rows.cpids.values()
                 if row.device_id in doomed_devices]
-    _delete(session, models.ControlpathID, cpid_ids)
-    _delete(session, models.Device, doomed_devices)
+    devices_db.delete_controlpaths(session, cpid_ids)
+    devices_db.delete(session, doomed_devices)

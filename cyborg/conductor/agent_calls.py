@@ -1,0 +1,76 @@
+"""Calls from a conductor to agents (programming, mdevs), with timeouts.
+
+One ``AgentCalls`` per conductor, shared by the binds, the admin
+programming call and the cleanup after unbinds and deletes.
+"""
+
+import oslo_messaging as messaging
+
+from cyborg.accelerator import discovery
+from cyborg.agent import rpcapi as agent_rpcapi
+from cyborg import exception
+
+# Cleanup calls (mdev removal) run after the bind's own time may be up;
+# they get this long at most, so a dead agent delays a failure only a bit.
+CLEANUP_TIMEOUT = 10
+
+
+def describe_error(exc):
+    """A bind_error text: our messages as they are, others with their type."""
+    if isinstance(exc, exception.CyborgException):
+        return str(exc)
+    if isinstance(exc, messaging.RemoteError):
+        return '%s: %s' % (exc.exc_type, exc.value)
+    return '%s: %s' % (type(exc).__name__, exc)
+
+
+class AgentCalls:
+    """Calls to agents, each with its own timeout.
+
+    A call that gets no answer (no agent listening, agent too slow, broker
+    trouble) raises AgentUnreachable; an exception the agent raised comes
+    back as itself (cyborg's) or as a RemoteError.
+    """
+
+    def __init__(self, transport, default_timeout):
+        self._transport = transport
+        self._default_timeout = default_timeout
+
+    def _api(self, timeout):
+        return agent_rpcapi.AgentAPI(self._transport,
+                                     timeout=timeout or self._default_timeout)
+
+    def _call(self, host, timeout, call):
+        try:
+            return call(self._api(timeout))
+        except messaging.MessagingTimeout:
+            raise exception.AgentUnreachable(
+                host=host, reason='no answer within %s s'
+                                  % (timeout or self._default_timeout))
+        except messaging.RemoteError:
+            raise
+        except messaging.MessagingException as exc:
+            raise exception.AgentUnreachable(host=host, reason=str(exc))
+
+    def program(self, context, host, controlpath, image, driver_name,
+                timeout=None):
+        # The agent verifies the download against the strongest digest
+        # Glance has: os_hash_value/os_hash_algo, else the md5 checksum.
+        checksum, algo = image.get('os_hash_value'), image.get('os_hash_algo')
+        if not checksum:
+            checksum, algo = image.get('checksum'), None
+        return self._call(host, timeout, lambda api: api.program(
+            context, host, controlpath, image['id'], driver_name,
+            checksum=checksum, checksum_algo=algo))
+
+    def create_mdev(self, context, host, handle, timeout=None):
+        info = handle['attach_info']
+        return self._call(host, timeout, lambda api: api.create_mdev(
+            context, host, discovery.pci_address_str(info),
+            info['asked_type'], handle['uuid']))
+
+    def remove_mdev(self, context, host, handle, timeout=None):
+        info = handle['attach_info']
+        return self._call(host, timeout, lambda api: api.remove_mdev(
+            context, host, discovery.pci_address_str(info),
+            info['asked_type'], handle['uuid']))

@@ -1,0 +1,434 @@
+"""The ARQ table and its state machine: every write to an ARQ row.
+
+The API and the conductor change ARQs only through the functions below.
+Each state transition is one named compare-and-swap, ``UPDATE ... WHERE
+state IN (<its sources in TRANSITIONS>)`` with a rowcount check, so two
+writers racing on one ARQ never both win and a wrong state is never
+overwritten:
+
+============  =====================================  ========================
+target        from                                   by
+============  =====================================  ========================
+Initial       (created)                              :func:`create` (API)
+BindStarted   Initial, Unbound                       :func:`bind_and_unbind`
+Bound         BindStarted (this bind, this lease)    :func:`finish_bind`
+BindFailed    BindStarted (this bind, this lease)    :func:`finish_bind`
+Unbound       Initial, BindStarted, Bound,           :func:`unbind`
+              BindFailed (Unbound: a no-op)
+(deleted)     any                                    :func:`delete`
+============  =====================================  ========================
+
+``UnbindFailed`` and ``Deleting`` are upstream's states: stored and shown,
+never entered here. Besides its state, a bind in progress is named by
+``bind_seq`` (bumped by each bind) and held by a lease
+(``bind_lease_owner`` / ``bind_lease_expires_at``): the conductor working
+on it renews the lease, and a bind whose lease lapsed is someone else's to
+finish (:func:`take_bind_lease`).
+
+The ``instance_claims`` table is written here too, in the transactions
+that give ARQs an instance or take it away: its primary key is what makes
+"an instance gets its ARQs once" hold when two binds race. Freed attach
+handles are released through ``attach_handles``, in the same transaction.
+"""
+
+import datetime
+
+from oslo_db import exception as db_exc
+from oslo_utils import timeutils
+from oslo_utils import uuidutils
+import sqlalchemy as sa
+
+from cyborg.db import attach_handles
+from cyborg.db import engine
+from cyborg.db import models
+from cyborg import exception
+
+_ARQ = models.ExtendedAcceleratorRequest.__table__
+_DP = models.DeviceProfile.__table__
+_CLAIM = models.InstanceClaim.__table__
+
+INITIAL = 'Initial'
+BIND_STARTED = 'BindStarted'
+BOUND = 'Bound'
+BIND_FAILED = 'BindFailed'
+UNBOUND = 'Unbound'
+
+# Target state -> the states a transition to it may start from.
+TRANSITIONS = {
+    BIND_STARTED: (INITIAL, UNBOUND),
+    BOUND: (BIND_STARTED,),
+    BIND_FAILED: (BIND_STARTED,),
+    UNBOUND: (INITIAL, BIND_STARTED, BOUND, BIND_FAILED),
+}
+# States Nova may read an outcome from (?bind_state=resolved).
+RESOLVED_STATES = (BOUND, BIND_FAILED, 'Deleting')
+# An unbind of an Unbound ARQ is allowed, and changes nothing.
+UNBINDABLE_STATES = TRANSITIONS[UNBOUND] + (UNBOUND,)
+
+
+def _now():
+    return timeutils.utcnow()
+
+
+def _visible(query, context):
+    # A non-admin caller sees (and so may change) only its project's ARQs.
+    if not context.is_admin:
+        query = query.where(_ARQ.c.project_id == context.project_id)
+    return query
+
+
+def _row(session, arq_uuid):
+    return session.execute(sa.select(_ARQ).where(
+        _ARQ.c.uuid == arq_uuid)).first()
+
+
+# Creation (API)
+
+@engine.writer
+def create(context, profile, counts):
+    """Create ``counts[i]`` ARQs for group i of profile, all Initial.
+
+    ``profile`` is the dict of ``device_profiles.get_device_profile``;
+    DeviceProfileNotFound when it was deleted meanwhile. Returns the ARQs
+    as the dicts the API shows.
+    """
+    exists = context.session.execute(
+        sa.select(_DP.c.id).where(_DP.c.id == profile['id'])).first()
+    if exists is None:
+        raise exception.DeviceProfileNotFound(ident=profile['name'])
+    now = _now()
+    rows = [
+        {'uuid': uuidutils.generate_uuid(), 'state': INITIAL,
+         'substate': INITIAL, 'device_profile_id': profile['id'],
+         'device_profile_group_id': group_id,
+         'project_id': context.project_id, 'created_at': now}
+        for group_id, count in enumerate(counts)
+        for _ in range(count)
+    ]
+    if rows:
+        context.session.execute(sa.insert(_ARQ), rows)
+    return [
+        {'uuid': row['uuid'], 'state': INITIAL,
+         'device_profile_name': profile['name'],
+         'device_profile_group_id': row['device_profile_group_id'],
+         'hostname': None, 'device_rp_uuid': None, 'instance_uuid': None,
+         'project_id': row['project_id'], 'attach_handle_uuid': None,
+         'attach_handle_type': None, 'attach_handle_info': {},
+         'created_at': now, 'updated_at': None}
+        for row in rows
+    ]
+
+
+# Bind and unbind requests (API)
+
+@engine.writer
+def bind_and_unbind(context, binds, unbinds):
+    """Apply one PATCH: bind ``binds``, unbind ``unbinds``; all or nothing.
+
+    ``binds`` maps ARQ uuid to {hostname, device_rp_uuid, instance_uuid,
+    project_id} (the caller checked the targets); ``unbinds`` lists ARQ
+    uuids. Every ARQ is checked before any row changes, its row locked
+    against concurrent writers: ARQNotFound names every uuid the caller
+    cannot see, ARQBadState the first whose state does not allow its op,
+    InstanceAlreadyHasARQs an instance that holds ARQs already.
+
+    Returns the attach handles the unbinds freed (dicts of ``uuid``,
+    ``attach_type``, ``attach_info`` and the ``hostname`` of their device)
+    for the host-side cleanup.
+    """
+    session = context.session
+    named = list(binds) + list(unbinds)
+    rows = {row.uuid: row for row in session.execute(_visible(
+        sa.select(_ARQ.c.uuid, _ARQ.c.state, _ARQ.c.instance_uuid),
+        context).where(_ARQ.c.uuid.in_(named)).with_for_update())}
+    missing = [uuid for uuid in named if uuid not in rows]
+    if missing:
+        raise exception.ARQNotFound(uuid=', '.join(missing))
+    for uuids, allowed, action in (
+            (binds, TRANSITIONS[BIND_STARTED], 'bind'),
+            (unbinds, UNBINDABLE_STATES, 'unbind')):
+        for uuid in uuids:
+            if rows[uuid].state not in allowed:
+                raise exception.ARQBadState(uuid=uuid, state=rows[uuid].state,
+                                            action=action,
+                                            expected=', '.join(allowed))
+    released = []
+    for uuid in unbinds:
+        handle = unbind(context, uuid)
+        if handle is not None:
+            released.append(handle)
+    if binds:
+        _claim_instances(session, {fields['instance_uuid']
+                                   for fields in binds.values()})
+        _start_binds(session, binds)
+    return [_cleanup_view(handle) for handle in released]
+
+
+def _cleanup_view(handle):
+    return {key: handle[key] for key in ('uuid', 'attach_type',
+                                         'attach_info', 'hostname')}
+
+
+def _start_binds(session, binds):
+    """Initial/Unbound -> BindStarted for every ARQ of binds (rows locked)."""
+    now = _now()
+    for uuid, fields in binds.items():
+        result = session.execute(
+            sa.update(_ARQ).where(
+                _ARQ.c.uuid == uuid,
+                _ARQ.c.state.in_(TRANSITIONS[BIND_STARTED]))
+            .values(state=BIND_STARTED,
+                    hostname=fields['hostname'],
+                    device_rp_uuid=fields['device_rp_uuid'],
+                    instance_uuid=fields['instance_uuid'],
+                    project_id=fields['project_id'],
+                    bind_seq=_ARQ.c.bind_seq + 1,
+                    bind_started_at=now,
+                    bind_error=None,
+                    bind_lease_owner=None,
+                    bind_lease_expires_at=None,
+                    updated_at=now))
+        # The row is locked since the check, so the swap cannot lose; the
+        # guard stays so a wrong state can never be overwritten.
+        if result.rowcount != 1:
+            raise exception.ARQBadState(
+                uuid=uuid, state='(changed)', action='bind',
+                expected=', '.join(TRANSITIONS[BIND_STARTED]))
+
+
+def _claim_instances(session, instances):
+    """Claim each instance for these binds; InstanceAlreadyHasARQs if taken.
+
+    The read sees ARQs bound before claims existed; the insert is what
+    loses against a concurrent bind of the same instance.
+    """
+    taken = session.execute(
+        sa.select(_ARQ.c.instance_uuid).where(
+            _ARQ.c.instance_uuid.in_(instances)).limit(1)).first()
+    if taken is not None:
+        raise exception.InstanceAlreadyHasARQs(instance=taken.instance_uuid)
+    now = _now()
+    for instance in sorted(instances):
+        try:
+            session.execute(sa.insert(_CLAIM).values(
+                instance_uuid=instance, created_at=now))
+        except db_exc.DBDuplicateEntry:
+            raise exception.InstanceAlreadyHasARQs(instance=instance)
+
+
+def _release_claims(session, instances):
+    """Drop the claims of instances no ARQ names any more."""
+    instances = {instance for instance in instances if instance}
+    if not instances:
+        return
+    still_held = sa.select(_ARQ.c.id).where(
+        _ARQ.c.instance_uuid == _CLAIM.c.instance_uuid).exists()
+    session.execute(sa.delete(_CLAIM).where(
+        _CLAIM.c.instance_uuid.in_(instances), ~still_held))
+
+
+@engine.writer
+def unbind(context, arq_uuid):
+    """Unbind an ARQ (joining the caller's transaction, if any).
+
+    Returns the released handle as a dict (see
+    ``attach_handles.release``), or None when it held none. Unbinding an
+    Unbound ARQ is a no-op (None); ARQNotFound when it does not exist;
+    ARQBadState from a state unbind does not leave (Deleting). An unbind
+    of a bind in progress takes its lease away, so the bind's own writes
+    (claim, outcome) find it gone and write nothing. The instance's claim
+    goes with its last ARQ.
+    """
+    session = context.session
+    now = _now()
+    result = session.execute(
+        sa.update(_ARQ).where(_ARQ.c.uuid == arq_uuid,
+                              _ARQ.c.state.in_(TRANSITIONS[UNBOUND]))
+        .values(state=UNBOUND, bind_lease_owner=None,
+                bind_lease_expires_at=None, bind_error=None,
+                updated_at=now))
+    row = _row(session, arq_uuid)
+    if result.rowcount != 1:
+        if row is None:
+            raise exception.ARQNotFound(uuid=arq_uuid)
+        if row.state == UNBOUND:
+            return None
+        raise exception.ARQBadState(uuid=arq_uuid, state=row.state,
+                                    action='unbind',
+                                    expected=', '.join(TRANSITIONS[UNBOUND]))
+    released = None
+    if row.attach_handle_id is not None:
+        [released] = attach_handles.release(context,
+                                            [row.attach_handle_id])
+    session.execute(sa.update(_ARQ).where(_ARQ.c.id == row.id).values(
+        hostname=None, device_rp_uuid=None, instance_uuid=None,
+        attach_handle_id=None, deployable_id=None))
+    _release_claims(session, [row.instance_uuid])
+    return released
+
+
+# Deletion (API)
+
+@engine.writer
+def delete(context, uuids=None, instance_uuid=None, unbound_only=False):
+    """Delete ARQs by uuids or by instance; release their attach handles.
+
+    By uuids: ARQNotFound naming every missing one, checked before
+    anything is deleted; with ``unbound_only``, ARQBoundToInstance when
+    one of them is bound to an instance (the caller decides who may delete
+    those). By instance: deleting nothing is fine.
+
+    Returns the released handles as ``bind_and_unbind`` does.
+    """
+    session = context.session
+    query = _visible(sa.select(_ARQ.c.id, _ARQ.c.uuid, _ARQ.c.instance_uuid,
+                               _ARQ.c.attach_handle_id), context)
+    if uuids is not None:
+        query = query.where(_ARQ.c.uuid.in_(uuids))
+    else:
+        query = query.where(_ARQ.c.instance_uuid == instance_uuid)
+    # Lock the rows so a conductor cannot claim a handle for one of them
+    # between this read and the delete (no-op on SQLite, which serialises
+    # writers anyway).
+    rows = session.execute(query.with_for_update()).all()
+    if uuids is not None:
+        found = {row.uuid for row in rows}
+        missing = [uuid for uuid in uuids if uuid not in found]
+        if missing:
+            raise exception.ARQNotFound(uuid=', '.join(missing))
+        bound = [row.uuid for row in rows if row.instance_uuid]
+        if unbound_only and bound:
+            raise exception.ARQBoundToInstance(uuid=', '.join(bound))
+    if not rows:
+        return []
+    released = attach_handles.release(
+        context, [row.attach_handle_id for row in rows
+                  if row.attach_handle_id is not None])
+    session.execute(sa.delete(_ARQ).where(
+        _ARQ.c.id.in_([row.id for row in rows])))
+    _release_claims(session, [row.instance_uuid for row in rows])
+    return [_cleanup_view(handle) for handle in released]
+
+
+# The conductor's side of a bind
+
+def _lease_guard(arq_uuid, bind_seq=None, lease_owner=None):
+    """WHERE clauses: the ARQ is still in this bind and this worker owns it."""
+    clauses = [_ARQ.c.uuid == arq_uuid, _ARQ.c.state == BIND_STARTED]
+    if bind_seq is not None:
+        clauses.append(_ARQ.c.bind_seq == bind_seq)
+    if lease_owner is not None:
+        clauses.append(_ARQ.c.bind_lease_owner == lease_owner)
+    return clauses
+
+
+@engine.writer
+def take_bind_lease(context, arq_uuid, owner, seconds, now=None):
+    """Take the lease on a bind in progress; whether it was taken.
+
+    Succeeds when the ARQ is in BindStarted and nobody holds a live lease
+    on it: the cast that started the bind and the recovery scans of every
+    conductor race here, and exactly one of them wins.
+    """
+    now = now or _now()
+    return context.session.execute(
+        sa.update(_ARQ).where(
+            _ARQ.c.uuid == arq_uuid, _ARQ.c.state == BIND_STARTED,
+            sa.or_(_ARQ.c.bind_lease_owner.is_(None),
+                   _ARQ.c.bind_lease_expires_at.is_(None),
+                   _ARQ.c.bind_lease_expires_at < now))
+        .values(bind_lease_owner=owner,
+                bind_lease_expires_at=now + datetime.timedelta(
+                    seconds=seconds))).rowcount == 1
+
+
+@engine.retry_on_contention
+@engine.writer
+def acquire_bind_lease(context, arq_uuid, owner, seconds, now=None):
+    """:func:`take_bind_lease` in a transaction of its own; the ARQ as a
+    dict, or None when the lease was not taken."""
+    if not take_bind_lease(context, arq_uuid, owner, seconds, now):
+        return None
+    return dict(_row(context.session, arq_uuid)._mapping)
+
+
+@engine.retry_on_contention
+@engine.writer
+def renew_bind_lease(context, arq_uuid, owner, seconds, bind_seq=None,
+                     now=None):
+    """Extend our lease; False when it is no longer ours."""
+    now = now or _now()
+    return context.session.execute(
+        sa.update(_ARQ).where(*_lease_guard(arq_uuid, bind_seq, owner))
+        .values(bind_lease_expires_at=now + datetime.timedelta(
+            seconds=seconds))).rowcount == 1
+
+
+@engine.writer
+def check_bind_owned(context, arq_id, bind_seq=None, lease_owner=None):
+    """The ARQ row (a dict), once it is shown to be still in this bind.
+
+    A write on purpose: it locks the row for the rest of the transaction
+    (and, on SQLite, takes the write lock before anything is read), so a
+    concurrent unbind or delete waits or has happened. BindNotOwned when
+    the bind is no longer this worker's.
+    """
+    session = context.session
+    guard = [_ARQ.c.id == arq_id, _ARQ.c.state == BIND_STARTED]
+    if bind_seq is not None:
+        guard.append(_ARQ.c.bind_seq == bind_seq)
+    if lease_owner is not None:
+        guard.append(_ARQ.c.bind_lease_owner == lease_owner)
+    if session.execute(sa.update(_ARQ).where(*guard).values(
+            updated_at=_now())).rowcount != 1:
+        raise exception.BindNotOwned(arq=arq_id)
+    return dict(session.execute(sa.select(_ARQ).where(
+        _ARQ.c.id == arq_id)).first()._mapping)
+
+
+@engine.writer
+def link_handle(context, arq_id, handle_id, deployable_id):
+    """Record that the ARQ holds the handle (of the deployable)."""
+    context.session.execute(sa.update(_ARQ).where(_ARQ.c.id == arq_id).values(
+        attach_handle_id=handle_id, deployable_id=deployable_id))
+
+
+@engine.writer
+def unlink_handle(context, arq_id):
+    """Record that the ARQ holds no handle (the caller released it)."""
+    context.session.execute(sa.update(_ARQ).where(_ARQ.c.id == arq_id).values(
+        attach_handle_id=None, deployable_id=None, updated_at=_now()))
+
+
+@engine.writer
+def finish_bind(context, arq, outcome, lease_owner=None, error=None,
+                now=None):
+    """End a bind as Bound or BindFailed; the ARQ after, or None.
+
+    ``arq`` is the ARQ dict the bind started from (its uuid and bind_seq
+    name the bind). None when the bind is no longer this worker's (its
+    lease was taken over, it was unbound or deleted): then nothing was
+    written. BindFailed also frees the handle the bind claimed; the result
+    then has the released handle under ``released``.
+    """
+    if outcome not in (BOUND, BIND_FAILED):
+        raise ValueError('a bind ends Bound or BindFailed, not %s' % outcome)
+    session = context.session
+    now = now or _now()
+    result = session.execute(
+        sa.update(_ARQ).where(*_lease_guard(arq['uuid'], arq['bind_seq'],
+                                            lease_owner))
+        .values(state=outcome, bind_lease_owner=None,
+                bind_lease_expires_at=None,
+                bind_error=error if outcome == BIND_FAILED else None,
+                updated_at=now))
+    if result.rowcount != 1:
+        return None
+    row = _row(session, arq['uuid'])
+    released = None
+    if outcome == BIND_FAILED and row.attach_handle_id is not None:
+        [released] = attach_handles.release(context, [row.attach_handle_id])
+        session.execute(sa.update(_ARQ).where(_ARQ.c.id == row.id).values(
+            attach_handle_id=None, deployable_id=None))
+        row = _row(session, arq['uuid'])
+    return {'arq': dict(row._mapping), 'released': released}
