@@ -25,11 +25,13 @@ Two kinds have no class of their own, so the ids decide:
   the QAT driver's id table.
 """
 
+from cyborg.accelerator.drivers import intel_fpga
 from cyborg.accelerator.drivers import intel_qat
 
 FPGA_VENDORS = frozenset({'10ee', '1172'})
-INTEL_FPGA_IDS = frozenset({('8086', '09c4'), ('8086', '0b30'),
-                            ('8086', '0b2b'), ('8086', 'bcce')})
+# The Intel FPGA cards intel_fpga_driver knows.
+INTEL_FPGA_IDS = frozenset((intel_fpga.VENDOR_ID, product)
+                           for product in intel_fpga.PRODUCTS)
 INSPUR = '1bd4'
 # (class prefix, device type), most specific first.
 CLASS_TYPES = (
