@@ -21,7 +21,8 @@ DB_URL=${DB_URL:-mysql+pymysql://root@127.0.0.1:3306/$DB_NAME}
 TRANSPORT_URL=${TRANSPORT_URL:-rabbit://guest:guest@127.0.0.1:5672/}
 WORKLOAD=${WORKLOAD:-$ROOT/../shared/bench/workload.py}
 HELLO=${HELLO:-$ROOT/../shared/bench/hello_wsgi.py}
-API_PORT=16666 HELLO_PORT=16667 PLACEMENT_PORT=18778
+API_PORT=${API_PORT:-16666} HELLO_PORT=${HELLO_PORT:-16667}
+PLACEMENT_PORT=${PLACEMENT_PORT:-18778}
 PY=$ROOT/.venv/bin/python
 
 tools/ensure-venv.sh
@@ -61,6 +62,12 @@ curl -sf -X POST http://127.0.0.1:$PLACEMENT_PORT/resource_providers \
     -d '{"name": "bench-host"}' >/dev/null
 
 .venv/bin/cyborg-conductor --config-file "$CONF" & pids+=($!)
+# The agent's first report is lost (and retried a period later) when it
+# reaches RabbitMQ before the conductor's queue exists: start it after.
+for _ in $(seq 150); do
+    grep -q 'cyborg-conductor serving' "$STATE/cyborg.log" 2>/dev/null && break
+    sleep 0.2
+done
 .venv/bin/cyborg-agent --config-file "$CONF" & pids+=($!)
 CYBORG_CONFIG_FILE=$CONF $PY -m gunicorn -w 2 --threads 4 -k gthread \
     --control-socket "$STATE/api.ctl" -b 127.0.0.1:$API_PORT --log-level warning cyborg.wsgi.api:application \
