@@ -123,18 +123,22 @@ def start_bind(context, arq_uuid, owner, seconds, finishes_at_once,
         arq = inputs.arq
         if arq['attach_handle_id'] is None and finishes_at_once(inputs, now):
             start.handle = attach_handles.take_free(
-                context, inputs.deployable['id'], now)
+                context, inputs.deployable['id'], now,
+                hostname=inputs.hostname)
+        link = None
         if start.handle is not None:
-            arq_states.link_handle(context, arq['id'], start.handle['id'],
-                                   inputs.deployable['id'])
-        if start.handle is not None and start.handle['attach_type'] != 'MDEV':
-            # Claimed, and nothing remote to do: the outcome now.
-            if arq_states.finish_bind(context, arq, arq_states.BOUND,
-                                      lease_owner=owner, now=now):
-                nova_event_outbox.queue_event(context, arq, arq_states.BOUND,
-                                              nova_enabled, now)
-                start.outcome = arq_states.BOUND
-            return start
+            link = (start.handle['id'], inputs.deployable['id'])
+            if start.handle['attach_type'] != 'MDEV':
+                # Claimed, and nothing remote to do: the claim and the
+                # outcome in one UPDATE, its event with it.
+                if arq_states.finish_bind(context, arq, arq_states.BOUND,
+                                          lease_owner=owner, now=now,
+                                          link=link):
+                    nova_event_outbox.queue_event(
+                        context, arq, arq_states.BOUND, nova_enabled, now)
+                    start.outcome = arq_states.BOUND
+                    return start
+            arq_states.link_handle(context, arq['id'], *link)
         # The rest takes remote calls (or a retry): commit the lease, and
         # the claim when there is one.
         if inputs.deployable is not None:

@@ -402,31 +402,37 @@ def unlink_handle(context, arq_id):
 
 @engine.writer
 def finish_bind(context, arq, outcome, lease_owner=None, error=None,
-                now=None):
+                now=None, link=None):
     """End a bind as Bound or BindFailed; the ARQ after, or None.
 
     ``arq`` is the ARQ dict the bind started from (its uuid and bind_seq
     name the bind). None when the bind is no longer this worker's (its
     lease was taken over, it was unbound or deleted): then nothing was
-    written. BindFailed also frees the handle the bind claimed; the result
-    then has the released handle under ``released``.
+    written. ``link`` (handle id, deployable id) records the handle the
+    bind claimed in the same UPDATE. BindFailed also frees the handle the
+    bind claimed; the result then has the released handle under
+    ``released``.
     """
     if outcome not in (BOUND, BIND_FAILED):
         raise ValueError('a bind ends Bound or BindFailed, not %s' % outcome)
     session = context.session
-    now = now or _now()
+    values = {'state': outcome, 'bind_lease_owner': None,
+              'bind_lease_expires_at': None,
+              'bind_error': error if outcome == BIND_FAILED else None,
+              'updated_at': now or _now()}
+    if link is not None:
+        values.update(attach_handle_id=link[0], deployable_id=link[1])
     result = session.execute(
         sa.update(_ARQ).where(*_lease_guard(arq['uuid'], arq['bind_seq'],
-                                            lease_owner))
-        .values(state=outcome, bind_lease_owner=None,
-                bind_lease_expires_at=None,
-                bind_error=error if outcome == BIND_FAILED else None,
-                updated_at=now))
+                                            lease_owner)).values(**values))
     if result.rowcount != 1:
         return None
+    if outcome == BOUND:
+        # Nothing else changed it: the guard matched the bind we hold.
+        return {'arq': dict(arq, **values), 'released': None}
     row = _row(session, arq['uuid'])
     released = None
-    if outcome == BIND_FAILED and row.attach_handle_id is not None:
+    if row.attach_handle_id is not None:
         [released] = attach_handles.release(context, [row.attach_handle_id])
         session.execute(sa.update(_ARQ).where(_ARQ.c.id == row.id).values(
             attach_handle_id=None, deployable_id=None))

@@ -155,12 +155,14 @@ def _claim_once(context, arq_id, deployable_id, bind_seq, lease_owner,
 
 
 @engine.writer
-def take_free(context, deployable_id, now=None, none_free_raises=False):
+def take_free(context, deployable_id, now=None, none_free_raises=False,
+              hostname=None):
     """Mark a free handle of the deployable in use; its dict (or None).
 
     None when every free handle is locked by claims in flight, or when none
     is free and not ``none_free_raises`` (else NoFreeAttachHandle). The
-    caller links it to its ARQ in the same transaction.
+    caller links it to its ARQ in the same transaction. ``hostname`` (of
+    the deployable's device), when the caller knows it, saves a query.
     """
     session = context.session
     # SKIP LOCKED: concurrent claims each lock a different free row instead
@@ -185,8 +187,9 @@ def take_free(context, deployable_id, now=None, none_free_raises=False):
         .values(in_use=True, updated_at=now or _now())).rowcount
     if taken != 1:
         return None
-    return handle_dict(candidate,
-                       _hostnames(session, [candidate.id])[candidate.id])
+    if hostname is None:
+        hostname = _hostnames(session, [candidate.id])[candidate.id]
+    return handle_dict(candidate, hostname)
 
 
 @engine.writer

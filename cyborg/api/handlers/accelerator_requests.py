@@ -24,6 +24,7 @@ from cyborg.db import arq_states
 from cyborg.db import arqs as arq_db
 from cyborg.db import deployables as deployable_db
 from cyborg.db import device_profiles as dp_db
+from cyborg.db import engine as db_engine
 from cyborg import exception
 
 LOG = logging.getLogger(__name__)
@@ -215,8 +216,10 @@ def _apply_patch(req, ctx, patch):
             binds[uuid] = fields
         else:
             unbinds.append(uuid)
-    check_bind_targets(ctx, binds)
-    released = arq_states.bind_and_unbind(ctx, binds, unbinds)
+    # One transaction: the targets checked, then every ARQ changed.
+    with db_engine.write_transaction(ctx):
+        check_bind_targets(ctx, binds)
+        released = arq_states.bind_and_unbind(ctx, binds, unbinds)
     if binds:
         _cast_binds(req, ctx, list(binds))
     if released:

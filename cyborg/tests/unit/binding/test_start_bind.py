@@ -35,9 +35,13 @@ def test_bind_without_remote_call_is_bound_at_once(db, admin_context,
     statements = _statements(db)
     start = binding.start_bind(admin_context, arq_uuid, 'me', 30, _always)
     assert start.outcome == arq_states.BOUND
-    # One transaction (SQLite: BEGIN IMMEDIATE ... COMMIT is implicit).
+    # One transaction (SQLite: BEGIN IMMEDIATE ... COMMIT is implicit), of
+    # six statements: lease, inputs, free handle, take it, Bound with the
+    # claim, the event (a round trip each on a server database).
     assert [s for s in statements if s.startswith('BEGIN')] == [
         'BEGIN IMMEDIATE']
+    assert [s.split()[0] for s in statements[1:]] == [
+        'UPDATE', 'SELECT', 'SELECT', 'UPDATE', 'UPDATE', 'INSERT']
     row = seed.arq(db, arq_uuid)
     [handle] = seed.handles(db, deployable['deployable_id'])
     assert row['state'] == 'Bound' and row['bind_lease_owner'] is None
