@@ -263,7 +263,7 @@ def _differences(sample, live, where='$'):
             return ['%s: %d items in the sample, %d live'
                     % (where, len(sample), len(live))]
         found = []
-        for index, (item, live_item) in enumerate(zip(sample, live)):
+        for index, (item, live_item) in enumerate(zip(sample, live, strict=True)):
             found += _differences(item, live_item, '%s[%d]' % (where, index))
         return found
     if sample != live:

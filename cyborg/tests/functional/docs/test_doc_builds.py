@@ -65,7 +65,7 @@ def test_api_ref_builds_and_shows_every_route(tmp_path):
     methods = _METHOD.findall(content)
     urls = [_TAG.sub('', url).strip() for url in _URL.findall(content)]
     assert len(methods) == len(urls)
-    shown = list(zip(methods, urls))
+    shown = list(zip(methods, urls, strict=True))
     served = [(route.method, route.path) for route in routes.ROUTES]
     assert sorted(shown) == sorted(served)
 

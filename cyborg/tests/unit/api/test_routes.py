@@ -33,7 +33,7 @@ def documented_routes():
     for source in _api_ref_sources():
         text = source.read_text()
         matches = list(REST_METHOD.finditer(text))
-        for match, after in zip(matches, matches[1:] + [None]):
+        for match, after in zip(matches, matches[1:] + [None], strict=False):
             end = after.start() if after else len(text)
             found.append((match.group(1), match.group(2),
                           text[match.end():end]))
