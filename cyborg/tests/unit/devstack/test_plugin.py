@@ -47,6 +47,9 @@ done
 declare -F | cut -d' ' -f3 > "$FAKE_DEVSTACK_FUNCTIONS"
 '''
 
+# One worker runs the module, so the plugin is stacked once.
+pytestmark = pytest.mark.xdist_group(name='devstack-plugin')
+
 STACK = ('stack pre-install;stack install;stack post-config;stack extra;'
          'stack test-config')
 
