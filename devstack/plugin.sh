@@ -1,7 +1,9 @@
 #!/bin/bash
-# DevStack plugin entry point for cyborg.
+# DevStack plugin entry point for cyborg: DevStack sources it once per
+# phase, with the phase as arguments ("stack install", "unstack", ...).
 
-source $DEST/cyborg/devstack/lib/cyborg
+# shellcheck source=devstack/lib/cyborg
+source "$CYBORG_DIR/devstack/lib/cyborg"
 
 if is_service_enabled cyborg; then
     if [[ "$1" == "stack" && "$2" == "install" ]]; then
@@ -13,11 +15,13 @@ if is_service_enabled cyborg; then
         create_cyborg_accounts
     elif [[ "$1" == "stack" && "$2" == "extra" ]]; then
         echo_summary "Initialising and starting cyborg"
-        init_cyborg
+        if is_service_enabled cyborg-api cyborg-cond; then
+            init_cyborg
+        fi
         start_cyborg
     elif [[ "$1" == "stack" && "$2" == "test-config" ]]; then
         if is_service_enabled tempest; then
-            iniset $TEMPEST_CONFIG service_available cyborg True
+            configure_cyborg_tempest
         fi
     fi
     if [[ "$1" == "unstack" ]]; then
