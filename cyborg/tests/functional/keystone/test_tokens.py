@@ -1,0 +1,137 @@
+"""Token validation by keystonemiddleware in front of the API, with a real
+Keystone issuing, expiring and revoking the tokens.
+"""
+
+import datetime
+import time
+
+import pytest
+
+from cyborg.tests.fixtures import keystone as keystone_fixture
+
+pytestmark = pytest.mark.xdist_group('keystone')
+
+PROFILES = '/v2/device_profiles'
+
+
+@pytest.mark.parametrize('path', ['/', '/v2', '/healthcheck'])
+def test_public_routes_need_no_token(keystone_cloud, path):
+    resp = keystone_cloud.call_with_token(None, 'GET', path)
+    assert resp.status_code == 200, resp.text
+
+
+def test_no_token_is_401_and_says_where_to_get_one(keystone_cloud):
+    resp = keystone_cloud.call_with_token(None, 'GET', PROFILES)
+    assert resp.status_code == 401, resp.text
+    assert resp.headers['WWW-Authenticate'] == (
+        'Keystone uri="%s"' % keystone_cloud.keystone.endpoint)
+
+
+def test_identity_headers_without_a_token_are_401(keystone_cloud):
+    # What noauth would honour is nothing without a token here.
+    resp = keystone_cloud.call_with_token(None, 'GET', PROFILES, headers={
+        'X-Roles': 'admin', 'X-Project-Id': 'admin', 'X-User-Id': 'admin',
+        'X-Service-Roles': 'service'})
+    assert resp.status_code == 401, resp.text
+
+
+@pytest.mark.parametrize('token', [
+    'not-a-token',
+    # Fernet-shaped, but not made with this Keystone's keys.
+    'gAAAAABnAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'])
+def test_a_bad_token_is_401(keystone_cloud, token):
+    resp = keystone_cloud.call_with_token(token, 'GET', PROFILES)
+    assert resp.status_code == 401, resp.text
+
+
+def test_a_valid_token_passes(keystone_cloud):
+    token = keystone_cloud.keystone.token('alpha-reader')
+    resp = keystone_cloud.call_with_token(token, 'GET', PROFILES)
+    assert resp.status_code == 200, resp.text
+    assert keystone_cloud.profile_name in [
+        profile['name'] for profile in resp.json()['device_profiles']]
+
+
+def test_forged_identity_headers_are_replaced_by_the_tokens(keystone_cloud):
+    # A reader claiming admin, and a service token's roles, in headers:
+    # keystonemiddleware drops them and sets what the token says.
+    token = keystone_cloud.keystone.token('alpha-reader')
+    resp = keystone_cloud.call_with_token(
+        token, 'POST', PROFILES,
+        headers={'X-Roles': 'admin', 'X-Service-Roles': 'service,admin',
+                 'X-Project-Id': keystone_cloud.keystone.project_ids['beta']},
+        body=[{'name': 'forged', 'groups': [{'resources:FPGA': '1'}]}])
+    assert resp.status_code == 403, resp.text
+    assert resp.headers['OpenStack-Error-Code'] == 'cyborg.policy.denied'
+
+
+def test_a_system_scoped_token_is_refused(keystone_cloud):
+    # Every rule is project-scoped: the cloud admin's system token, which
+    # holds the admin role, may not use the API.
+    keystone = keystone_cloud.keystone
+    token = keystone.system_auth().get_token(keystone.session(None))
+    resp = keystone_cloud.call_with_token(token, 'GET', PROFILES)
+    assert resp.status_code == 403, resp.text
+    assert resp.headers['OpenStack-Error-Code'] == 'cyborg.policy.denied'
+
+
+def test_an_expired_token_is_401(keystone_cloud):
+    keystone = keystone_cloud.keystone
+    used, expires_at = keystone.short_lived_token('alpha-member', 3)
+    unseen, _ = keystone.short_lived_token('alpha-member', 3)
+    # Valid until then, and keystonemiddleware has it in its cache now.
+    resp = keystone_cloud.call_with_token(used, 'GET', PROFILES)
+    assert resp.status_code == 200, resp.text
+
+    _sleep_until(expires_at)
+
+    # Expired in the cache, and expired when Keystone is asked.
+    for token in (used, unseen):
+        resp = keystone_cloud.call_with_token(token, 'GET', PROFILES)
+        assert resp.status_code == 401, resp.text
+
+
+def test_a_revoked_token_is_401(keystone_cloud):
+    keystone = keystone_cloud.keystone
+    token = keystone.token('alpha-member')
+    keystone.revoke(token)
+    resp = keystone_cloud.call_with_token(token, 'GET', PROFILES)
+    assert resp.status_code == 401, resp.text
+    # The persona itself is fine: a new token works.
+    resp = keystone_cloud.call_with_token(keystone.token('alpha-member'),
+                                          'GET', PROFILES)
+    assert resp.status_code == 200, resp.text
+
+
+def test_tokens_of_a_user_keystone_disabled_are_401(keystone_cloud):
+    # Disabling a user revokes its tokens in Keystone.
+    keystone = keystone_cloud.keystone
+    name = keystone.create_user('alpha', 'member')
+    token = keystone.token(name)
+    keystone.set_user_enabled(name, False)
+    resp = keystone_cloud.call_with_token(token, 'GET', PROFILES)
+    assert resp.status_code == 401, resp.text
+
+
+def _sleep_until(moment):
+    delay = (moment - datetime.datetime.now(datetime.timezone.utc)
+             ).total_seconds()
+    # Keystone compares whole seconds: a little more than the difference.
+    time.sleep(max(delay, 0) + 1)
+
+
+def test_the_personas_tokens_hold_keystones_implied_roles(keystone_cloud):
+    """What every policy test relies on: Keystone expands implied roles."""
+    keystone = keystone_cloud.keystone
+    expected = {
+        'alpha-admin': {'admin', 'manager', 'member', 'reader'},
+        'alpha-manager': {'manager', 'member', 'reader'},
+        'alpha-member': {'member', 'reader'},
+        'alpha-reader': {'reader'},
+        keystone_fixture.NOVA: {'service', 'admin', 'manager', 'member',
+                                'reader'},
+    }
+    for name, roles in expected.items():
+        auth = keystone.auth(name)
+        auth.get_token(keystone.session(None))
+        assert set(auth.auth_ref.role_names) == roles, name
