@@ -100,6 +100,23 @@ def test_a_revoked_token_is_401(keystone_cloud):
     assert resp.status_code == 200, resp.text
 
 
+def test_access_rules_of_an_application_credential_are_enforced(
+        keystone_cloud):
+    """A credential may be limited to some requests to some services
+    (Keystone's access rules); keystonemiddleware checks them against
+    ``[keystone_authtoken] service_type``, which must name our service."""
+    keystone = keystone_cloud.keystone
+    token, _expires = keystone.application_credential_token(
+        'alpha-member', access_rules=[
+            {'service': 'accelerator', 'method': 'GET',
+             'path': '/v2/device_profiles'}])
+    resp = keystone_cloud.call_with_token(token, 'GET', PROFILES)
+    assert resp.status_code == 200, resp.text
+    resp = keystone_cloud.call_with_token(token, 'GET',
+                                          '/v2/accelerator_requests')
+    assert resp.status_code == 401, resp.text
+
+
 def test_tokens_of_a_user_keystone_disabled_are_401(keystone_cloud):
     # Disabling a user revokes its tokens in Keystone.
     keystone = keystone_cloud.keystone
