@@ -12,11 +12,13 @@ Every module of the package is in one xdist group, so one worker starts
 one Keystone and runs them all.
 """
 
+import contextlib
 import uuid
 
 import pytest
 import requests
 
+from cyborg.api import app as api_app
 from cyborg.clients import placement as placement_client
 from cyborg.tests.fixtures import binding
 from cyborg.tests.fixtures import cloud as cloud_fixture
@@ -24,6 +26,7 @@ from cyborg.tests.fixtures import config as config_fixture
 from cyborg.tests.fixtures import database as db_fixture
 from cyborg.tests.fixtures import glance as glance_fixture
 from cyborg.tests.fixtures import keystone as keystone_fixture
+from cyborg.tests.fixtures import loopback
 from cyborg.tests.fixtures import nova as nova_fixture
 from cyborg.tests.fixtures import processes
 from cyborg.tests.fixtures import servers
@@ -59,13 +62,18 @@ class KeystoneCloud:
     as ``X-Service-Token``, as Nova's ``[service_user]`` sends it.
     """
 
-    def __init__(self, keystone, endpoint, rp_uuid, host, nova, glance):
+    def __init__(self, keystone, endpoint, rp_uuid, host, nova, glance,
+                 config_file, transport):
         self.keystone = keystone
         self.endpoint = endpoint
         self.rp_uuid = rp_uuid
         self.host = host
         self.nova = nova
         self.glance = glance
+        self.config_file = config_file
+        self.transport = transport
+        # A device profile every test may make ARQs from.
+        self.profile_name = None
         self._sessions = {}
 
     def session(self, persona, service=None):
@@ -135,6 +143,21 @@ class KeystoneCloud:
                      else None)(self.arq(arq_uuid)),
             what='ARQ %s in %s' % (arq_uuid, states))
 
+    @contextlib.contextmanager
+    def another_api(self, tmp_path, sections):
+        """A second API application on the same database and conductor,
+        configured by our cyborg.conf and a second file holding
+        ``sections`` ({section: {option: value}}); yields its endpoint."""
+        extra = processes.write_config(tmp_path / 'extra.conf', sections)
+        conf = config_fixture.make_conf(
+            tmp_path, config_files=[self.config_file, extra])
+        server = loopback.LoopbackServer(
+            api_app.build_app(conf, self.transport), 'cyborg-api-2').start()
+        try:
+            yield server.endpoint
+        finally:
+            server.stop()
+
     def release_instance(self, instance_uuid):
         """Delete the instance's ARQs as Nova does when it goes away."""
         resp = self.call(keystone_fixture.NOVA, 'DELETE',
@@ -166,7 +189,7 @@ def keystone_cloud(keystone, placement_service, tmp_path_factory):
             service_id = keystone.register_endpoint(
                 'accelerator', 'cyborg', endpoint + '/v2')
             cloud = KeystoneCloud(keystone, endpoint, rp_uuid, host, nova,
-                                  glance)
+                                  glance, config_file, transport)
             cloud.profile_name = cloud.create_profile()['name']
             try:
                 yield cloud

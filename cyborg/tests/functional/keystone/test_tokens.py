@@ -3,6 +3,7 @@ Keystone issuing, expiring and revoking the tokens.
 """
 
 import pytest
+import requests
 
 from cyborg.tests.fixtures import keystone as keystone_fixture
 
@@ -62,14 +63,19 @@ def test_forged_identity_headers_are_replaced_by_the_tokens(keystone_cloud):
     assert resp.headers['OpenStack-Error-Code'] == 'cyborg.policy.denied'
 
 
-def test_a_system_scoped_token_is_refused(keystone_cloud):
-    # Every rule is project-scoped: the cloud admin's system token, which
-    # holds the admin role, may not use the API.
+@pytest.mark.parametrize('scope', ['system', 'domain'])
+def test_tokens_not_scoped_to_a_project_are_refused(keystone_cloud, scope):
+    # Every rule is project-scoped: the cloud admin's system token and a
+    # domain admin's token, both holding the admin role, may not use the
+    # API, nor see every project's ARQs as a project admin does.
     keystone = keystone_cloud.keystone
-    token = keystone.system_auth().get_token(keystone.session(None))
-    resp = keystone_cloud.call_with_token(token, 'GET', PROFILES)
-    assert resp.status_code == 403, resp.text
-    assert resp.headers['OpenStack-Error-Code'] == 'cyborg.policy.denied'
+    auth = (keystone.system_auth() if scope == 'system'
+            else keystone.domain_auth('admin'))
+    token = auth.get_token(keystone.session(None))
+    for path in (PROFILES, '/v2/accelerator_requests'):
+        resp = keystone_cloud.call_with_token(token, 'GET', path)
+        assert resp.status_code == 403, resp.text
+        assert resp.headers['OpenStack-Error-Code'] == 'cyborg.policy.denied'
 
 
 def test_an_expired_token_is_401(keystone_cloud):
@@ -115,6 +121,24 @@ def test_access_rules_of_an_application_credential_are_enforced(
     resp = keystone_cloud.call_with_token(token, 'GET',
                                           '/v2/accelerator_requests')
     assert resp.status_code == 401, resp.text
+
+
+def test_a_token_revoked_after_use_is_401_once_no_longer_cached(
+        keystone_cloud, tmp_path):
+    # keystonemiddleware remembers a validated token for
+    # [keystone_authtoken] token_cache_time seconds (300 by default), so a
+    # revocation reaches a token in use within that time; with the cache
+    # off, at once.
+    keystone = keystone_cloud.keystone
+    token = keystone.token('alpha-member')
+    with keystone_cloud.another_api(tmp_path, {
+            'keystone_authtoken': {'token_cache_time': -1}}) as endpoint:
+        url = endpoint + PROFILES
+        headers = {'X-Auth-Token': token}
+        assert requests.get(url, headers=headers).status_code == 200
+        keystone.revoke(token)
+        resp = requests.get(url, headers=headers)
+        assert resp.status_code == 401, resp.text
 
 
 def test_tokens_of_a_user_keystone_disabled_are_401(keystone_cloud):
