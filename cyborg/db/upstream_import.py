@@ -431,18 +431,19 @@ def _new_rows(session, table, rows, unique_name=None):
             changed += any(mine[c] != row[c] for c in columns
                            if c != 'in_use')
             continue
-        if mine is not None or row['uuid'] in by_uuid:
-            raise ImportRefused(
-                reason='%s row %s (uuid %s) is held here by another row; '
-                       'import into a database only cyborg-dbsync '
-                       'import-upstream has written'
-                       % (table.name, row['id'], row['uuid']))
+        # The name first: it is what an operator recognises.
         holder = by_name.get(row.get(unique_name))
         if holder is not None:
             raise ImportRefused(
                 reason='%s named %r exists here with uuid %s, upstream\'s '
                        'is %s' % (table.name, row[unique_name],
                                   holder['uuid'], row['uuid']))
+        if mine is not None or row['uuid'] in by_uuid:
+            raise ImportRefused(
+                reason='%s row %s (uuid %s) is held here by another row; '
+                       'import into a database only cyborg-dbsync '
+                       'import-upstream has written'
+                       % (table.name, row['id'], row['uuid']))
         new.append(row)
     return new, changed
 
