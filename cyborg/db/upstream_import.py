@@ -410,6 +410,9 @@ def _new_rows(session, table, rows, unique_name=None):
     if not rows:
         return [], 0
     columns = list(rows[0])
+    # "Differs" is about what upstream holds, not our bookkeeping (a
+    # restarted bind's start time) nor in_use (see _hold_handles).
+    compared = [c for c in UPSTREAM_COLUMNS[table.name] if c != 'in_use']
     here = {}
     lookups = [('id', table.c.id), ('uuid', table.c.uuid)]
     if unique_name:
@@ -427,9 +430,7 @@ def _new_rows(session, table, rows, unique_name=None):
     for row in rows:
         mine = here.get(row['id'])
         if mine is not None and mine['uuid'] == row['uuid']:
-            # in_use is derived from the ARQs (see _hold_handles).
-            changed += any(mine[c] != row[c] for c in columns
-                           if c != 'in_use')
+            changed += any(mine[c] != row[c] for c in compared)
             continue
         # The name first: it is what an operator recognises.
         holder = by_name.get(row.get(unique_name))

@@ -167,13 +167,16 @@ def _count(engine, model):
 
 
 def test_rows_claims_traits_and_hosts_written(db, admin_context):
-    data = _upstream(arqs=[_bound(1, _uuid(901)), {}])
+    data = _upstream(arqs=[_bound(1, _uuid(901)), {},
+                           dict(_bound(None, _uuid(902)),
+                                state='BindStarted')])
     summary = upstream_import.import_rows(admin_context, data,
                                           {'cmp1': _uuid(999)}, now=NOW)
-    assert summary.counts['extended_accelerator_requests'] == (2, 0)
+    assert summary.counts['extended_accelerator_requests'] == (3, 0)
     with db.connect() as conn:
         assert conn.execute(sa.select(models.InstanceClaim.instance_uuid)
-                            ).scalars().all() == [_uuid(901)]
+                            .order_by(models.InstanceClaim.instance_uuid)
+                            ).scalars().all() == [_uuid(901), _uuid(902)]
         host = conn.execute(sa.select(models.AgentHost)).one()
         assert (host.hostname, host.rpc_host, host.compute_rp_uuid,
                 host.report_fingerprint) == ('cmp1', 'cmp1', _uuid(999), None)
@@ -182,8 +185,11 @@ def test_rows_claims_traits_and_hosts_written(db, admin_context):
         # Ids kept: what the API shows as device_id is upstream's.
         assert conn.execute(sa.select(models.Deployable.device_id)
                             ).scalar() == 1
-    again = upstream_import.import_rows(admin_context, data,
-                                        {'cmp1': _uuid(999)}, now=NOW)
+    # A later run: nothing copied, and nothing reported as changed (the
+    # restarted bind's start time is ours, not upstream's).
+    again = upstream_import.import_rows(
+        admin_context, data, {'cmp1': _uuid(999)},
+        now=NOW + datetime.timedelta(hours=1))
     assert again.inserted == 0 and again.notes == []
 
 
@@ -205,3 +211,18 @@ def test_an_id_held_by_another_row_refuses(db, admin_context):
     with pytest.raises(upstream_import.ImportRefused,
                        match='devices row 1 .* is held here by another row'):
         upstream_import.import_rows(admin_context, data, now=NOW)
+
+
+def test_rows_changed_upstream_since_are_reported_not_updated(db,
+                                                              admin_context):
+    data = _upstream()
+    upstream_import.import_rows(admin_context, data, now=NOW)
+    data.tables['device_profiles'][0]['description'] = 'edited upstream'
+    summary = upstream_import.import_rows(admin_context, data, now=NOW)
+    assert summary.inserted == 0
+    assert summary.notes == [
+        "1 device_profiles row(s) imported before differ from upstream's now "
+        "(changed on either side since); they were left as they are here"]
+    with db.connect() as conn:
+        assert conn.execute(sa.select(models.DeviceProfile.description)
+                            ).scalar() is None
