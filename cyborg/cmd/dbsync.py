@@ -8,7 +8,7 @@
                   [--no-placement]
 
 ``import-upstream`` copies an upstream OpenStack Cyborg 17.0.0 database into
-ours (see cyborg/db/upstream_import.py and
+ours (see cyborg/upstream_import.py and
 doc/source/admin/upgrade-from-upstream.rst).
 """
 
@@ -24,9 +24,9 @@ from cyborg import conf as cyborg_conf
 from cyborg import context as cyborg_context
 from cyborg.db import engine as db_engine
 from cyborg.db import migration
-from cyborg.db import upstream_import
 from cyborg import exception
 from cyborg import service
+from cyborg import upstream_import
 
 
 def _upgrade(conf):
@@ -72,8 +72,8 @@ def _import_upstream(conf):
             print('No compute node provider in Placement for: %s; their '
                   'providers are adopted at their agent\'s first report.'
                   % ', '.join(missing))
-    summary = upstream_import.import_rows(cyborg_context.get_admin_context(),
-                                          upstream, compute_nodes)
+    summary = upstream_import.import_upstream(
+        cyborg_context.get_admin_context(), upstream, compute_nodes)
     for line in summary.lines():
         print(line)
     print('Imported %d row(s) from upstream Cyborg %s.'

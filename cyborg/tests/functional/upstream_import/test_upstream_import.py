@@ -26,17 +26,17 @@ import webob
 from cyborg.api import app as api_app
 from cyborg.clients import placement as placement_client
 from cyborg.conductor import placement_sync
-from cyborg.conductor import recovery
+from cyborg.conductor import service as conductor_service
 from cyborg import context as cyborg_context
 from cyborg.db import device_profiles as profile_db
 from cyborg.db import migration
 from cyborg.db import models
-from cyborg.db import upstream_import
 from cyborg.tests.fixtures import binding as binding_fixtures
 from cyborg.tests.fixtures import config as config_fixture
 from cyborg.tests.fixtures import database as db_fixture
 from cyborg.tests.fixtures import placement as placement_fixture
 from cyborg.tests.fixtures import upstream_cyborg
+from cyborg import upstream_import
 
 pytestmark = pytest.mark.xdist_group('upstream_import')
 
@@ -108,7 +108,7 @@ def _rows(engine):
 
 def _import(upstream_deployment, compute_nodes=None, now=None):
     data = upstream_import.read_upstream(upstream_deployment.url)
-    return upstream_import.import_rows(cyborg_context.get_admin_context(),
+    return upstream_import.import_upstream(cyborg_context.get_admin_context(),
                                        data, compute_nodes, now=now)
 
 
@@ -255,7 +255,8 @@ def test_binds_upstream_left_started_are_finished_by_recovery(
         seconds=bind_conf.bind_lease_seconds + 1))
     started = upstream.made['arqs']['bind_started']
     instance = upstream.made['instances']['bind_started']
-    worker = recovery.Recovery(bind_conf, transport, None)
+    # The conductor's own recovery worker, as its service builds it.
+    worker = conductor_service.Conductor(bind_conf, transport, None).recovery
     try:
         outcome = worker.run_once(admin_context)
     finally:

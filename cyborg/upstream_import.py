@@ -10,7 +10,9 @@ it in three steps:
 2. the caller may look up each host's compute node provider in Placement
    (a read, before our transaction), so that the reconciler can adopt the
    host's providers at once;
-3. :func:`import_rows` writes everything in ONE transaction on our side.
+3. :func:`import_upstream` maps the rows to ours (the rules below) and
+   ``cyborg/db/upstream_rows.py`` writes them in ONE transaction on our
+   side, through each table's owner module.
 
 Identity: every copied row keeps its upstream primary key and uuid, so the
 integers the API shows (``deployables.device_id``,
@@ -38,24 +40,18 @@ What upstream keeps differently (see doc/source/admin/upgrade-from-upstream.rst)
 * device types upstream's schema allows but no 17.0.0 driver reports are
   mapped (NVME to SSD, MDEV to GPU); ``devices.device_state`` (new in 17.0.0,
   derived from attach handles) and the quota tables are not copied.
-
-This module writes several tables that other modules own, in bulk, once:
-it keeps their invariants itself (listed above) instead of replaying each
-row through its owner.
 """
 
 import collections
 import dataclasses
 import json
 
-from oslo_db import exception as db_exc
 from oslo_utils import timeutils
 import sqlalchemy as sa
 
+from cyborg.conductor import placement_sync
 from cyborg.db import attributes as attribute_keys
-from cyborg.db import engine
-from cyborg.db import inventory
-from cyborg.db import models
+from cyborg.db import upstream_rows
 from cyborg import exception
 
 # The alembic head of the openstack-cyborg 17.0.0 release (its migration
@@ -93,12 +89,7 @@ UPSTREAM_COLUMNS = collections.OrderedDict([
 # driver reports them, so only hand-made rows carry them.
 DEVICE_TYPE_MAP = {'NVME': 'SSD', 'MDEV': 'GPU'}
 
-# Rows per IN (...) list when looking up what is already here.
-_CHUNK = 500
-
-
-class ImportRefused(exception.CyborgException):
-    msg_fmt = 'import refused: %(reason)s'
+ImportRefused = exception.ImportRefused
 
 
 @dataclasses.dataclass
@@ -222,9 +213,9 @@ def map_upstream(upstream, now):
 
     attributes, traits, resource_classes = _map_attributes(
         up['attributes'], notes)
-    tables['deployables'] = [
+    tables['deployables'] = _parents_first([
         _map_deployable(r, resource_classes.get(r['id']), notes)
-        for r in up['deployables']]
+        for r in up['deployables']])
     tables['attributes'] = attributes
 
     arqs, held = _map_arqs(up['extended_accelerator_requests'],
@@ -302,10 +293,23 @@ def _map_deployable(row, resource_class, notes):
     if not row['rp_uuid'] and resource_class:
         # Upstream failed to create its provider; ours will, under this
         # uuid (Placement's provider is named after the deployable).
-        row['rp_uuid'] = inventory.provider_uuid(row['name'])
+        row['rp_uuid'] = placement_sync.provider_uuid(row['name'])
         notes.append('deployable %s had no provider uuid; given %s'
                      % (row['name'], row['rp_uuid']))
     return row
+
+
+def _parents_first(rows):
+    """Deployables ordered so a parent or root comes before its children
+    (one INSERT holds them all; each row's foreign keys must be there)."""
+    by_id = {row['id']: row for row in rows}
+
+    def depth(row, seen=()):
+        parents = [p for p in (row['parent_id'], row['root_id'])
+                   if p in by_id and p not in seen and p != row['id']]
+        return max((1 + depth(by_id[p], seen + (row['id'],))
+                    for p in parents), default=0)
+    return sorted(rows, key=lambda row: (depth(row), row['id']))
 
 
 def _map_arqs(rows, handle_uuids, now, notes):
@@ -342,22 +346,8 @@ def _map_arqs(rows, handle_uuids, now, notes):
 
 # Writing ours ---------------------------------------------------------------
 
-_ORM = {
-    'devices': models.Device,
-    'controlpath_ids': models.ControlpathID,
-    'device_profiles': models.DeviceProfile,
-    'deployables': models.Deployable,
-    'attributes': models.Attribute,
-    'attach_handles': models.AttachHandle,
-    'extended_accelerator_requests': models.ExtendedAcceleratorRequest,
-}
-# Columns that must not name another row here (beyond id and uuid).
-_UNIQUE_NAMES = {'device_profiles': 'name', 'deployables': 'name'}
-
-
-@engine.writer
-def import_rows(context, upstream, compute_nodes=None, now=None):
-    """Write upstream's rows into ours, in the caller's one transaction.
+def import_upstream(context, upstream, compute_nodes=None, now=None):
+    """Write upstream's rows into ours, in one transaction.
 
     ``compute_nodes`` maps a hostname to its compute node provider uuid
     (from Placement); such a host gets an ``agent_hosts`` row if it has
@@ -366,194 +356,21 @@ def import_rows(context, upstream, compute_nodes=None, now=None):
     """
     now = now or timeutils.utcnow()
     mapped = map_upstream(upstream, now)
-    session = context.session
-    summary = ImportSummary(notes=list(mapped.notes))
-    inserted = {}
-    for name, rows in mapped.tables.items():
-        table = _ORM[name].__table__
-        new_rows, changed = _new_rows(session, table, rows,
-                                      _UNIQUE_NAMES.get(name))
-        _insert(session, table, new_rows, deferred=('parent_id', 'root_id')
-                if name == 'deployables' else ())
-        inserted[name] = new_rows
-        summary.counts[name] = (len(new_rows), len(rows) - len(new_rows))
-        if changed:
-            summary.notes.append(
-                '%d %s row(s) imported before differ from upstream\'s now '
-                '(changed on either side since); they were left as they are '
-                'here' % (changed, name))
-    _hold_handles(session, inserted['extended_accelerator_requests'])
-    inserted_ids = {name: {r['id'] for r in rows}
-                    for name, rows in inserted.items()}
-    summary.counts['deployable_traits'] = _import_traits(
-        session, mapped, inserted_ids)
-    summary.counts['instance_claims'] = _import_claims(
-        session, mapped.tables['extended_accelerator_requests'], now)
-    summary.counts['agent_hosts'] = _import_hosts(
-        session, upstream.hostnames, compute_nodes or {}, now)
-    _advance_sequences(session, inserted_ids)
-    return summary
-
-
-def _chunks(values):
-    values = sorted(values)
-    for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
-
-
-def _new_rows(session, table, rows, unique_name=None):
-    """(rows not here yet, how many of the others differ from ours).
-
-    ImportRefused when a row's id, uuid or unique name is held here by
-    another row.
-    """
-    if not rows:
-        return [], 0
-    columns = list(rows[0])
     # "Differs" is about what upstream holds, not our bookkeeping (a
-    # restarted bind's start time) nor in_use (see _hold_handles).
-    compared = [c for c in UPSTREAM_COLUMNS[table.name] if c != 'in_use']
-    here = {}
-    lookups = [('id', table.c.id), ('uuid', table.c.uuid)]
-    if unique_name:
-        lookups.append((unique_name, table.c[unique_name]))
-    for key, column in lookups:
-        for chunk in _chunks({r[key] for r in rows}):
-            for found in session.execute(
-                    sa.select(*[table.c[c] for c in columns])
-                    .where(column.in_(chunk))):
-                here[found.id] = found._asdict()
-    by_uuid = {r['uuid']: r for r in here.values()}
-    by_name = {r[unique_name]: r for r in here.values()} if unique_name \
-        else {}
-    new, changed = [], 0
-    for row in rows:
-        mine = here.get(row['id'])
-        if mine is not None and mine['uuid'] == row['uuid']:
-            changed += any(mine[c] != row[c] for c in compared)
-            continue
-        # The name first: it is what an operator recognises.
-        holder = by_name.get(row.get(unique_name))
-        if holder is not None:
-            raise ImportRefused(
-                reason='%s named %r exists here with uuid %s, upstream\'s '
-                       'is %s' % (table.name, row[unique_name],
-                                  holder['uuid'], row['uuid']))
-        if mine is not None or row['uuid'] in by_uuid:
-            raise ImportRefused(
-                reason='%s row %s (uuid %s) is held here by another row; '
-                       'import into a database only cyborg-dbsync '
-                       'import-upstream has written'
-                       % (table.name, row['id'], row['uuid']))
-        new.append(row)
-    return new, changed
-
-
-def _insert(session, table, rows, deferred=()):
-    """Insert rows with their ids; ``deferred`` columns set afterwards.
-
-    Deferred columns (a deployable's parent/root) may name a row inserted
-    later in the same batch.
-    """
-    if not rows:
-        return
-    try:
-        session.execute(sa.insert(table), [
-            dict(row, **{c: None for c in deferred}) for row in rows])
-        for row in rows:
-            values = {c: row[c] for c in deferred if row[c] is not None}
-            if values:
-                session.execute(sa.update(table).where(
-                    table.c.id == row['id']).values(values))
-    except db_exc.DBError as exc:
-        # A constraint of ours that upstream's data breaks in a way the
-        # mapping does not cover: refuse, the transaction rolls back.
-        raise ImportRefused(reason='%s: %s' % (table.name, _first_line(exc)))
-
-
-def _hold_handles(session, new_arqs):
-    """Mark in use the handles of ARQs new in this run.
-
-    A handle imported by an earlier run may be claimed upstream since, by
-    an ARQ this run brings.
-    """
-    table = models.AttachHandle.__table__
-    held = [a['attach_handle_id'] for a in new_arqs
-            if a['attach_handle_id'] is not None]
-    for chunk in _chunks(held):
-        session.execute(sa.update(table).where(
-            table.c.id.in_(chunk), table.c.in_use == sa.false()).values(
-            in_use=True))
-
-
-def _import_traits(session, mapped, inserted_ids):
-    """deployable_traits of deployables or trait rows new in this run."""
-    table = models.DeployableTrait.__table__
-    new_attribute_deps = {r['deployable_id']
-                          for r in mapped.tables['attributes']
-                          if r['id'] in inserted_ids['attributes']}
-    wanted = {(dep, trait) for dep, traits in mapped.traits.items()
-              if dep in new_attribute_deps or dep in inserted_ids['deployables']
-              for trait in traits}
-    present = set()
-    for chunk in _chunks({dep for dep, _trait in wanted}):
-        present.update(session.execute(
-            sa.select(table.c.deployable_id, table.c.trait)
-            .where(table.c.deployable_id.in_(chunk))).tuples())
-    new = sorted(wanted - present)
-    if new:
-        session.execute(sa.insert(table), [
-            {'deployable_id': dep, 'trait': trait} for dep, trait in new])
-    total = sum(len(traits) for traits in mapped.traits.values())
-    return len(new), total - len(new)
-
-
-def _import_claims(session, arqs, now):
-    """One instance_claims row per instance that has ARQs."""
-    table = models.InstanceClaim.__table__
-    instances = {a['instance_uuid'] for a in arqs if a['instance_uuid']}
-    present = set()
-    for chunk in _chunks(instances):
-        present.update(session.execute(
-            sa.select(table.c.instance_uuid)
-            .where(table.c.instance_uuid.in_(chunk))).scalars())
-    new = sorted(instances - present)
-    if new:
-        session.execute(sa.insert(table), [
-            {'instance_uuid': i, 'created_at': now} for i in new])
-    return len(new), len(present)
-
-
-def _import_hosts(session, hostnames, compute_nodes, now):
-    """agent_hosts rows for hosts whose compute node provider is known.
-
-    The RPC name is a guess (the host name) and there is no report
-    fingerprint, so the agent's first heartbeat asks for a full report,
-    which corrects both.
-    """
-    table = models.AgentHost.__table__
-    wanted = [h for h in hostnames if compute_nodes.get(h)]
-    present = set(session.execute(
-        sa.select(table.c.hostname).where(table.c.hostname.in_(wanted))
-    ).scalars()) if wanted else set()
-    new = [h for h in wanted if h not in present]
-    if new:
-        session.execute(sa.insert(table), [
-            {'hostname': h, 'rpc_host': h, 'compute_rp_uuid': compute_nodes[h],
-             'created_at': now} for h in new])
-    return len(new), len(present)
-
-
-def _advance_sequences(session, inserted_ids):
-    """PostgreSQL: move each id sequence past the ids we inserted."""
-    if session.get_bind().dialect.name != 'postgresql':
-        # MySQL's AUTO_INCREMENT and SQLite's rowid follow by themselves.
-        return
-    for name, ids in inserted_ids.items():
-        if ids:
-            session.execute(sa.text(
-                "SELECT setval(pg_get_serial_sequence(:t, 'id'), "
-                "(SELECT max(id) FROM %s))" % name), {'t': name})
+    # restarted bind's start time) nor in_use (it follows the ARQs).
+    compared = {name: [c for c in columns if c != 'in_use']
+                for name, columns in UPSTREAM_COLUMNS.items()}
+    counts, changed = upstream_rows.write(
+        context, mapped.tables, mapped.traits,
+        {host: compute_nodes[host] for host in upstream.hostnames
+         if (compute_nodes or {}).get(host)}, now, compared)
+    summary = ImportSummary(counts=counts, notes=list(mapped.notes))
+    for name, count in changed.items():
+        summary.notes.append(
+            '%d %s row(s) imported before differ from upstream\'s now '
+            '(changed on either side since); they were left as they are '
+            'here' % (count, name))
+    return summary
 
 
 # Where the upstream providers' parents are ----------------------------------

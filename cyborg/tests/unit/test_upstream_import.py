@@ -13,10 +13,10 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from cyborg.conductor import placement_sync
 from cyborg.db import device_profiles as profile_db
-from cyborg.db import inventory
 from cyborg.db import models
-from cyborg.db import upstream_import
+from cyborg import upstream_import
 
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5)
 T0 = datetime.datetime(2025, 6, 1, 12, 0, 0)
@@ -54,7 +54,7 @@ def _upstream(arqs=(), handles=None, attributes=None, device_type='FPGA',
         'deployables': [{'id': 1, 'uuid': _uuid(4), 'parent_id': None,
                          'root_id': None, 'name': name, 'num_accelerators': 2,
                          'device_id': 1,
-                         'rp_uuid': (inventory.provider_uuid(name)
+                         'rp_uuid': (placement_sync.provider_uuid(name)
                                      if rp_uuid == 'rp' else rp_uuid),
                          'driver_name': 'intel', 'bitstream_id': None,
                          'created_at': T0, 'updated_at': None}],
@@ -130,7 +130,7 @@ def test_rc_and_trait_attributes_become_columns_and_rows():
 def test_a_deployable_without_provider_uuid_gets_its_name_derived_one():
     mapped = upstream_import.map_upstream(_upstream(rp_uuid=None), NOW)
     [deployable] = mapped.tables['deployables']
-    assert deployable['rp_uuid'] == inventory.provider_uuid(deployable['name'])
+    assert deployable['rp_uuid'] == placement_sync.provider_uuid(deployable['name'])
 
 
 @pytest.mark.parametrize('upstream_type, ours', [('NVME', 'SSD'),
@@ -170,7 +170,7 @@ def test_rows_claims_traits_and_hosts_written(db, admin_context):
     data = _upstream(arqs=[_bound(1, _uuid(901)), {},
                            dict(_bound(None, _uuid(902)),
                                 state='BindStarted')])
-    summary = upstream_import.import_rows(admin_context, data,
+    summary = upstream_import.import_upstream(admin_context, data,
                                           {'cmp1': _uuid(999)}, now=NOW)
     assert summary.counts['extended_accelerator_requests'] == (3, 0)
     with db.connect() as conn:
@@ -187,7 +187,7 @@ def test_rows_claims_traits_and_hosts_written(db, admin_context):
                             ).scalar() == 1
     # A later run: nothing copied, and nothing reported as changed (the
     # restarted bind's start time is ours, not upstream's).
-    again = upstream_import.import_rows(
+    again = upstream_import.import_upstream(
         admin_context, data, {'cmp1': _uuid(999)},
         now=NOW + datetime.timedelta(hours=1))
     assert again.inserted == 0 and again.notes == []
@@ -198,7 +198,7 @@ def test_a_profile_name_taken_here_refuses_everything(db, admin_context):
                                      [{'resources:FPGA': '1'}])
     with pytest.raises(upstream_import.ImportRefused,
                        match="device_profiles named 'dp' exists here"):
-        upstream_import.import_rows(admin_context, _upstream(), now=NOW)
+        upstream_import.import_upstream(admin_context, _upstream(), now=NOW)
     # One transaction: the devices before the profiles were not kept.
     assert _count(db, models.Device) == 0
     assert _count(db, models.DeviceProfile) == 1
@@ -206,19 +206,19 @@ def test_a_profile_name_taken_here_refuses_everything(db, admin_context):
 
 def test_an_id_held_by_another_row_refuses(db, admin_context):
     data = _upstream()
-    upstream_import.import_rows(admin_context, data, now=NOW)
+    upstream_import.import_upstream(admin_context, data, now=NOW)
     data.tables['devices'][0]['uuid'] = _uuid(77)
     with pytest.raises(upstream_import.ImportRefused,
                        match='devices row 1 .* is held here by another row'):
-        upstream_import.import_rows(admin_context, data, now=NOW)
+        upstream_import.import_upstream(admin_context, data, now=NOW)
 
 
 def test_rows_changed_upstream_since_are_reported_not_updated(db,
                                                               admin_context):
     data = _upstream()
-    upstream_import.import_rows(admin_context, data, now=NOW)
+    upstream_import.import_upstream(admin_context, data, now=NOW)
     data.tables['device_profiles'][0]['description'] = 'edited upstream'
-    summary = upstream_import.import_rows(admin_context, data, now=NOW)
+    summary = upstream_import.import_upstream(admin_context, data, now=NOW)
     assert summary.inserted == 0
     assert summary.notes == [
         "1 device_profiles row(s) imported before differ from upstream's now "
