@@ -253,3 +253,9 @@ class NovaUnavailable(ServiceUnavailable):
 class DeployableMissing(Conflict):
     msg_fmt = ('Deployable %(name)s is missing from its host\'s last '
                'report; no new accelerator is handed out from it.')
+
+
+class ImportRefused(CyborgException):
+    """cyborg-dbsync import-upstream refused; nothing was written."""
+
+    msg_fmt = 'import refused: %(reason)s'

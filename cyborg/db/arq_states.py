@@ -119,6 +119,30 @@ def create(context, profile, counts):
     ]
 
 
+# Copied in (cyborg-dbsync import-upstream, inside its transaction)
+
+def add_imported(session, rows, now):
+    """Insert ARQs as given, and the claims of their instances.
+
+    The rows come with their ids, states and links; an instance one of
+    them names gets its claim unless it has one (its other ARQs came in
+    an earlier import). Returns (claims added, claims already there).
+    """
+    if rows:
+        session.execute(sa.insert(_ARQ), rows)
+    instances = {row['instance_uuid'] for row in rows if row['instance_uuid']}
+    present = set(session.execute(
+        sa.select(_CLAIM.c.instance_uuid).where(
+            _CLAIM.c.instance_uuid.in_(sorted(instances)))).scalars()) \
+        if instances else set()
+    new = sorted(instances - present)
+    if new:
+        session.execute(sa.insert(_CLAIM), [
+            {'instance_uuid': instance, 'created_at': now}
+            for instance in new])
+    return len(new), len(present)
+
+
 # Bind and unbind requests (API)
 
 @engine.writer

@@ -146,3 +146,11 @@ def delete_device_profiles_by_name(context, names):
     if missing:
         raise exception.DeviceProfileNotFound(ident=', '.join(sorted(missing)))
     _delete(context, {row.id: row.name for row in rows})
+
+
+# Copied in (cyborg-dbsync import-upstream, inside its transaction)
+
+def add_imported(session, rows):
+    """Insert profiles as given (their ids, uuids and timestamps)."""
+    if rows:
+        session.execute(sa.insert(_DP.__table__), rows)
