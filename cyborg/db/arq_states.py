@@ -219,7 +219,12 @@ def _bind_contexts(context, binds):
             raise exception.DeviceContextBound(
                 uuid=device_contexts.uuid_of(context, row.device_context_id),
                 instance=wanted[row.device_context_id])
-    device_contexts.bind_to(context, wanted)
+    try:
+        device_contexts.bind_to(context, wanted)
+    except exception.DeviceContextNotFound:
+        # The context was deleted meanwhile, and its ARQs with it.
+        raise exception.ARQNotFound(uuid=', '.join(
+            row.uuid for row in rows))
 
 
 def _cleanup_view(handle):

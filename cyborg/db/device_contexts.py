@@ -33,7 +33,12 @@ the API's answer does not depend on when the conductor's purge runs.
 
 Lock order, to keep concurrent writers from deadlocking on MySQL and
 PostgreSQL: a transaction that writes a context and its ARQs changes the
-context row first, then the ARQ rows (``arq_states`` follows it).
+context row first, then the ARQ rows (``arq_states`` follows it); and
+every write names the context row by its primary key (a uuid is turned
+into the id by a plain read first), so InnoDB always locks the row's
+clustered record before its secondary index entries: a write by the
+``uuid`` index racing a delete by id would lock the two in opposite
+orders.
 """
 
 import datetime
@@ -227,16 +232,21 @@ def take_for_arqs(context, uuid, now=None):
     """
     now = now or _now()
     session = context.session
-    taken = session.execute(
-        _visible(sa.update(_DC), context).where(
-            _DC.c.uuid == uuid, _DC.c.state.in_(USABLE_STATES),
+    found = session.execute(_visible(sa.select(_DC.c.id), context).where(
+        _DC.c.uuid == uuid)).first()
+    taken = found is not None and session.execute(
+        sa.update(_DC).where(
+            _DC.c.id == found.id, _DC.c.state.in_(USABLE_STATES),
             _alive(now))
-        .values(expires_at=None, updated_at=now)).rowcount
-    row = session.execute(_visible(_SELECT, context).where(
-        _DC.c.uuid == uuid, _alive(now))).first()
-    if row is None:
+        .values(expires_at=None, updated_at=now)).rowcount == 1
+    # A locking read: after a lost swap it must see the latest committed
+    # row (MySQL's plain reads see the transaction's snapshot), to tell a
+    # context deleted meanwhile (404) from one bound meanwhile (409).
+    row = found and session.execute(_SELECT.where(
+        _DC.c.id == found.id, _alive(now)).with_for_update()).first()
+    if not row:
         raise exception.DeviceContextNotFound(uuid=uuid)
-    if taken != 1:
+    if not taken:
         raise exception.DeviceContextBound(uuid=uuid,
                                            instance=row.instance_uuid)
     return _to_dict(row)
@@ -252,7 +262,7 @@ def bind_to(context, instances, now=None):
     re-created). Rows are taken in id order, so two binds of several
     contexts cannot deadlock. DeviceContextBound when another instance
     has the context; nothing changed then (the caller's transaction rolls
-    back).
+    back). DeviceContextNotFound when a concurrent delete took it.
     """
     now = now or _now()
     session = context.session
@@ -266,11 +276,15 @@ def bind_to(context, instances, now=None):
             .values(state=BOUND, instance_uuid=instance, released_at=None,
                     expires_at=None, updated_at=now)).rowcount
         if changed != 1:
+            # Locking: the latest committed row, not MySQL's snapshot.
             row = session.execute(sa.select(_DC.c.uuid, _DC.c.instance_uuid)
-                                  .where(_DC.c.id == context_id)).first()
-            raise exception.DeviceContextBound(
-                uuid=row.uuid if row else context_id,
-                instance=row.instance_uuid if row else None)
+                                  .where(_DC.c.id == context_id)
+                                  .with_for_update()).first()
+            if row is None:
+                # Deleted (with its ARQs) by a concurrent transaction.
+                raise exception.DeviceContextNotFound(uuid=context_id)
+            raise exception.DeviceContextBound(uuid=row.uuid,
+                                               instance=row.instance_uuid)
 
 
 @engine.writer
