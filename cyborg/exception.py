@@ -57,6 +57,10 @@ class ARQNotFound(NotFound):
     msg_fmt = 'Accelerator request %(uuid)s could not be found.'
 
 
+class DeviceContextNotFound(NotFound):
+    msg_fmt = 'Device context %(uuid)s could not be found.'
+
+
 class DeviceNotFound(NotFound):
     msg_fmt = 'Device %(uuid)s could not be found.'
 
@@ -89,6 +93,18 @@ class DuplicateDeviceProfile(Conflict):
 class DeviceProfileInUse(Conflict):
     msg_fmt = ('Device profile %(name)s is used by accelerator requests '
                'and cannot be deleted.')
+
+
+class DeviceContextBound(Conflict):
+    msg_fmt = ('Device context %(uuid)s is used by instance %(instance)s; '
+               'its accelerator requests cannot be bound to another '
+               'instance, nor new ones made from it.')
+
+
+class DeviceContextInUse(Conflict):
+    msg_fmt = ('Device context %(uuid)s has accelerator requests bound to '
+               'an instance; it can be deleted once the instance released '
+               'them.')
 
 
 class ARQBadState(Conflict):
@@ -170,9 +186,13 @@ class BindHostMismatch(Invalid):
 
 
 class TooManyAccelerators(Invalid):
-    msg_fmt = ('Device profile %(profile)s asks for %(count)d accelerators; '
-               'one request may create at most %(limit)d ([api] '
-               'max_arqs_per_request).')
+    msg_fmt = ('%(source)s asks for %(count)d accelerators; one request may '
+               'create at most %(limit)d ([api] max_arqs_per_request).')
+
+
+class ConfigDataRefused(Invalid):
+    msg_fmt = ('Driver %(driver)s cannot take the config data of a device '
+               'context: %(reason)s')
 
 
 # Agent and drivers

@@ -11,3 +11,7 @@ class PlugException(OsAccException):
 
 class UnplugException(OsAccException):
     """Accelerators could not be released from an instance."""
+
+
+class InvalidDeviceContext(OsAccException, ValueError):
+    """A device context os_acc cannot turn into request groups."""

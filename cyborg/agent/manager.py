@@ -7,13 +7,14 @@ the client side, with the version history, is ``cyborg.agent.rpcapi``.
 import oslo_messaging as messaging
 
 from cyborg.accelerator.drivers import base
+from cyborg.accelerator import discovery
 from cyborg import exception
 
 
 class AgentManager:
-    """Serves program, create_mdev and remove_mdev."""
+    """Serves program, create_mdev, remove_mdev (1.0) and prepare (1.1)."""
 
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')
 
     def __init__(self, drivers, programmer):
         self._drivers = drivers
@@ -34,6 +35,33 @@ class AgentManager:
     @messaging.expected_exceptions(exception.CyborgException)
     def remove_mdev(self, context, pci_address, mdev_type, mdev_uuid):
         self._mdev_driver().remove_mdev(pci_address, mdev_type, mdev_uuid)
+
+    @messaging.expected_exceptions(exception.CyborgException)
+    def prepare(self, context, controlpath, attach_handle, driver_name,
+                config_data=None):
+        """Apply a device context's config data through the driver."""
+        try:
+            controlpath = discovery.ControlPath.from_dict(controlpath)
+        except (KeyError, TypeError, ValueError):
+            raise exception.Invalid(reason='%r is not a control path'
+                                           % (controlpath,))
+        # Several drivers may share a driver_name (Intel's FPGA, QAT and
+        # NIC drivers are all "intel"): the one that takes config data.
+        named = [driver for driver in self._drivers
+                 if str(driver.driver_name).lower() == str(driver_name).lower()]
+        if not named:
+            raise exception.InvalidDriver(
+                name=driver_name, reason='no enabled driver has this name '
+                                         '(enabled: %s)' % ', '.join(
+                                             d.driver_name
+                                             for d in self._drivers))
+        preparable = [d for d in named if isinstance(d, base.Preparable)]
+        if not preparable:
+            raise exception.ConfigDataRefused(
+                driver=driver_name, reason='it takes no config data')
+        preparable[0].prepare(controlpath, attach_handle,
+                              dict(config_data or {}))
+        return True
 
     def _mdev_driver(self):
         # The mdev sysfs interface is the kernel's, the same for every

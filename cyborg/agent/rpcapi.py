@@ -3,15 +3,19 @@
 Callers: conductors. Every method is idempotent on the agent: a retry after
 a lost answer returns the earlier result instead of repeating the work.
 
-Version history:
+Version history (bump the minor for an additive change, and pin each method
+to the version that introduced it):
 
 * 1.0 - program, create_mdev, remove_mdev (rediscover, never called by
         any conductor, was dropped before release)
+* 1.1 - prepare: the config data of a device context (API 2.4) for the
+        driver, at bind. Additive: a conductor sends it only for a bind
+        that carries config data, so 1.0 agents serve every other bind.
 """
 
 from cyborg import rpc
 
-RPC_API_VERSION = '1.0'
+RPC_API_VERSION = '1.1'
 
 
 class AgentAPI:
@@ -47,3 +51,19 @@ class AgentAPI:
         cctxt = self._client.prepare(server=host, version='1.0')
         return cctxt.call(context, 'remove_mdev', pci_address=pci_address,
                           mdev_type=mdev_type, mdev_uuid=mdev_uuid)
+
+    def prepare(self, context, host, controlpath, attach_handle, driver_name,
+                config_data=None):
+        """Hand a device context's config data to the driver (1.1).
+
+        ``controlpath`` is ``discovery.ControlPath.to_dict()`` of the
+        device, ``attach_handle`` the claimed handle (``uuid``,
+        ``attach_type``, ``attach_info``), ``driver_name`` the
+        deployable's. Idempotent on the agent; ConfigDataRefused when the
+        driver takes no (or not this) config data.
+        """
+        cctxt = self._client.prepare(server=host, version='1.1')
+        return cctxt.call(context, 'prepare', controlpath=controlpath,
+                          attach_handle=attach_handle,
+                          driver_name=driver_name,
+                          config_data=config_data or {})

@@ -3,8 +3,9 @@
 Everything about which code serves a request is in
 :mod:`cyborg.api.routes`; this module only applies that table:
 
-* no route for the path: 404; the path's routes lack the method: 405 with
-  ``Allow``; the route is outside the request's microversion range: 404;
+* no route for the path, or none within the request's microversion
+  range: 404; the path's routes (in range) lack the method: 405 with
+  ``Allow``;
 * a client whose ``Accept`` header rules out JSON: 406 (we only speak
   JSON, as upstream);
 * every UUID path parameter is checked (400) and made canonical before
@@ -46,6 +47,14 @@ class Dispatcher:
             raise errors.NotFound('The resource could not be found.',
                                   code=errors.NOT_FOUND)
         _template, methods, params = found
+        # Routes outside the request's microversion do not exist for it: a
+        # path with none left is unknown (404, whatever the method), and
+        # Allow names only the methods the version serves.
+        methods = {method: route for method, route in methods.items()
+                   if _in_range(req, route)}
+        if not methods:
+            raise errors.NotFound('The resource could not be found.',
+                                  code=errors.NOT_FOUND)
         method = 'GET' if req.method == 'HEAD' else req.method
         route = methods.get(method)
         if route is None:
@@ -53,9 +62,6 @@ class Dispatcher:
             if 'GET' in methods:
                 allowed.append('HEAD')
             raise errors.MethodNotAllowed(allowed)
-        if not _in_range(req, route):
-            raise errors.NotFound('The resource could not be found.',
-                                  code=errors.NOT_FOUND)
         if not req.accept.acceptable_offers([JSON]):
             raise errors.NotAcceptable(
                 'Only application/json responses are available.',

@@ -52,6 +52,9 @@ INTERNAL = 'cyborg.internal_error'
 DP_NOT_FOUND = 'cyborg.device_profile.not_found'
 DP_DUPLICATE = 'cyborg.device_profile.duplicate'
 DP_IN_USE = 'cyborg.device_profile.in_use'
+DC_NOT_FOUND = 'cyborg.device_context.not_found'
+DC_BOUND = 'cyborg.device_context.bound'
+DC_IN_USE = 'cyborg.device_context.in_use'
 ARQ_NOT_FOUND = 'cyborg.arq.not_found'
 ARQ_BAD_STATE = 'cyborg.arq.bad_state'
 ARQ_INSTANCE_HAS_ARQS = 'cyborg.arq.instance_has_arqs'
@@ -70,6 +73,7 @@ NO_FREE_HANDLE = 'cyborg.attach_handle.none_free'
 _DOMAIN_ERRORS = {
     exception.DeviceProfileNotFound: (404, DP_NOT_FOUND),
     exception.ARQNotFound: (404, ARQ_NOT_FOUND),
+    exception.DeviceContextNotFound: (404, DC_NOT_FOUND),
     exception.DeviceNotFound: (404, DEVICE_NOT_FOUND),
     exception.DeployableNotFound: (404, DEPLOYABLE_NOT_FOUND),
     exception.AttributeNotFound: (404, ATTRIBUTE_NOT_FOUND),
@@ -79,6 +83,8 @@ _DOMAIN_ERRORS = {
     exception.DuplicateDeviceProfile: (409, DP_DUPLICATE),
     exception.DeviceProfileInUse: (409, DP_IN_USE),
     exception.ARQBadState: (409, ARQ_BAD_STATE),
+    exception.DeviceContextBound: (409, DC_BOUND),
+    exception.DeviceContextInUse: (409, DC_IN_USE),
     exception.InstanceAlreadyHasARQs: (400, ARQ_INSTANCE_HAS_ARQS),
     exception.UnknownBindProvider: (400, ARQ_UNKNOWN_PROVIDER),
     exception.BindHostMismatch: (400, ARQ_WRONG_HOST),

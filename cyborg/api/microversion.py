@@ -28,6 +28,7 @@ VERSIONS = [
     '2.1',  # PATCH /v2/accelerator_requests accepts a /project_id path.
     '2.2',  # GET /v2/device_profiles/{name} finds a profile by name.
     '2.3',  # Devices show their "status" (enabled / maintaining).
+    '2.4',  # Device contexts; ARQs from a context; ARQs show config_data.
 ]
 
 MIN_VERSION = VERSIONS[0]

@@ -21,6 +21,7 @@ import re
 from cyborg.api.handlers import accelerator_requests as arqs
 from cyborg.api.handlers import attributes
 from cyborg.api.handlers import deployables
+from cyborg.api.handlers import device_contexts
 from cyborg.api.handlers import device_profiles
 from cyborg.api.handlers import devices
 from cyborg.api.handlers import versions
@@ -49,6 +50,16 @@ ROUTES = (
           device_profiles.show_device_profile),
     route('DELETE', '/v2/device_profiles/{ident}',
           device_profiles.delete_device_profile),
+
+    # Device contexts arrived in 2.4; below, these paths are unknown (404).
+    route('GET', '/v2/device_contexts', device_contexts.list_device_contexts,
+          min_version=(2, 4)),
+    route('POST', '/v2/device_contexts',
+          device_contexts.create_device_context, min_version=(2, 4)),
+    route('GET', '/v2/device_contexts/{uuid}',
+          device_contexts.show_device_context, min_version=(2, 4)),
+    route('DELETE', '/v2/device_contexts/{uuid}',
+          device_contexts.delete_device_context, min_version=(2, 4)),
 
     route('GET', '/v2/accelerator_requests', arqs.list_arqs),
     route('POST', '/v2/accelerator_requests', arqs.create_arqs),

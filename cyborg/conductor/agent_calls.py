@@ -1,4 +1,5 @@
-"""Calls from a conductor to agents (programming, mdevs), with timeouts.
+"""Calls from a conductor to agents (programming, mdevs, config data),
+with timeouts.
 
 One ``AgentCalls`` per conductor, shared by the binds, the admin
 programming call and the cleanup after unbinds and deletes.
@@ -74,3 +75,12 @@ class AgentCalls:
         return self._call(host, timeout, lambda api: api.remove_mdev(
             context, host, discovery.pci_address_str(info),
             info['asked_type'], handle['uuid']))
+
+    def prepare(self, context, host, controlpath, handle, driver_name,
+                config_data, timeout=None):
+        """Hand a device context's config data to the handle's driver."""
+        attach_handle = {key: handle[key] for key in
+                         ('uuid', 'attach_type', 'attach_info')}
+        return self._call(host, timeout, lambda api: api.prepare(
+            context, host, controlpath, attach_handle, driver_name,
+            config_data))

@@ -14,12 +14,15 @@ binds nobody is working on. Either way a conductor runs, per ARQ:
    programming lease when there was one);
 5. for an MDEV handle, have the agent create the mdev (its uuid is the
    handle's);
-6. commit the outcome together with its Nova event (:func:`record_outcome`).
+6. for an ARQ of a device context with config data (API 2.4), have the
+   agent hand it to the deployable's driver (its prepare step);
+7. commit the outcome together with its Nova event (:func:`record_outcome`).
 
-Steps 1, 2, 4 and 6 of a bind that needs no remote call (no bitstream, a
-handle that is not an mdev: most binds) are one transaction
-(:func:`start_bind`): the lease then only guards the slower binds, and a
-conductor that dies in the middle leaves nothing behind but BindStarted.
+Steps 1, 2, 4 and 7 of a bind that needs no remote call (no bitstream, a
+handle that is not an mdev, no config data: most binds) are one
+transaction (:func:`start_bind`): the lease then only guards the slower
+binds, and a conductor that dies in the middle leaves nothing behind but
+BindStarted.
 
 The decisions are made here, the writes by the tables' owners in
 ``cyborg.db`` (``arq_states``, ``attach_handles``, ``nova_event_outbox``),
@@ -326,6 +329,7 @@ class Binder:
         return (inputs.group is not None and inputs.deployable is not None
                 and inputs.deployable['missing_since'] is None
                 and not bitstreams.wants_bitstream(inputs.group)
+                and not inputs.config_data
                 and now < self._deadline(inputs.arq))
 
     def _log_bound(self, arq, handle):
@@ -335,7 +339,7 @@ class Binder:
                  '. No Nova configured: not sending its event')
 
     def _bind(self, context, attempt, inputs, handle=None):
-        """Steps 2 to 5 of the module docstring; the handle claimed.
+        """Steps 2 to 6 of the module docstring; the handle claimed.
 
         ``inputs`` were read when the lease was taken; ``handle`` is the
         one claimed then, if any.
@@ -375,7 +379,30 @@ class Binder:
             with self._keep_lease(context, attempt, until=attempt.deadline):
                 self.agent.create_mdev(context, inputs.agent_host, handle,
                                        timeout=self._remote_timeout(attempt))
+        if inputs.config_data:
+            self._prepare(context, attempt, inputs, handle)
         return handle
+
+    def _prepare(self, context, attempt, inputs, handle):
+        """Have the driver apply the device context's config data.
+
+        Last, once everything else the ARQ holds is in place, so that the
+        driver configures the very function the instance gets. A failure
+        fails the bind (the handle is freed with the outcome).
+        """
+        if len(inputs.controlpaths) != 1:
+            raise exception.ConfigDataRefused(
+                driver=inputs.deployable['driver_name'],
+                reason='the device of deployable %s has %d control paths, '
+                       'config data needs exactly one'
+                       % (inputs.deployable['uuid'],
+                          len(inputs.controlpaths)))
+        with self._keep_lease(context, attempt, until=attempt.deadline):
+            self.agent.prepare(context, inputs.agent_host,
+                               inputs.controlpaths[0], handle,
+                               inputs.deployable['driver_name'],
+                               inputs.config_data,
+                               timeout=self._remote_timeout(attempt))
 
     @staticmethod
     def _claim(context, attempt, deployable, bitstream_id):

@@ -8,10 +8,12 @@ Binder (with its thread pool), the RPC endpoint and the recovery worker.
 Conductors are active-active: each serves topic ``cyborg-conductor`` under
 server name ``[DEFAULT] host`` and any may take any message. Each also runs
 one background thread for periodic work: the Placement reconcile at start
-and every ``[conductor] reconcile_interval`` seconds, and the bind recovery
-scan every ``[conductor] recovery_interval`` seconds. Several conductors
-running these at once is safe: Placement writes honour generations and
-digests are compare-and-swapped.
+and every ``[conductor] reconcile_interval`` seconds, the bind recovery
+scan every ``[conductor] recovery_interval`` seconds, and the purge of
+expired device contexts every ``[device_contexts] purge_interval``
+seconds. Several conductors running these at once is safe: Placement
+writes honour generations, digests are compare-and-swapped, and the purge
+deletes only rows past their expiry that no ARQ names.
 """
 
 import logging
@@ -27,6 +29,7 @@ from cyborg.conductor import nova_events
 from cyborg.conductor import placement_sync
 from cyborg.conductor import recovery
 from cyborg import context as cyborg_context
+from cyborg.db import device_contexts
 from cyborg import rpc
 
 LOG = logging.getLogger(__name__)
@@ -66,6 +69,15 @@ class Conductor:
 
 def glance_client_from_conf(conf):
     return glance_client.GlanceClient.from_conf(conf)
+
+
+def purge_device_contexts():
+    """Delete the device contexts whose time ran out; how many."""
+    purged = device_contexts.purge_expired(
+        cyborg_context.get_admin_context())
+    if purged:
+        LOG.info('Purged %d expired device context(s)', purged)
+    return purged
 
 
 class PeriodicTask:
@@ -163,6 +175,9 @@ class ConductorService:
                 'bind-recovery',
                 lambda: worker.run_once(cyborg_context.get_admin_context()),
                 self._conf.conductor.recovery_interval),
+            PeriodicTask(
+                'device-context-purge', purge_device_contexts,
+                self._conf.device_contexts.purge_interval),
         ]
 
     def stop(self):

@@ -10,6 +10,7 @@ from cyborg.conf import agent
 from cyborg.conf import api
 from cyborg.conf import conductor
 from cyborg.conf import default
+from cyborg.conf import device_contexts
 from cyborg.conf import fpga
 from cyborg.conf import glance
 from cyborg.conf import gpu_devices
@@ -25,6 +26,7 @@ from cyborg.conf import service_user
 OPTION_MODULES = (
     default, api, agent, conductor, gpu_devices, pci, nic_devices, fpga,
     glance, nova, placement, service_user, keystone, privsep,
+    device_contexts,
 )
 
 DEFAULT_DB_CONNECTION = 'sqlite:///$state_path/cyborg.sqlite'

@@ -9,7 +9,9 @@ overwritten:
 ============  =====================================  ========================
 target        from                                   by
 ============  =====================================  ========================
-Initial       (created)                              :func:`create` (API)
+Initial       (created)                              :func:`create`,
+                                                     :func:`create_from_context`
+                                                     (API)
 BindStarted   Initial, Unbound                       :func:`bind_and_unbind`
 Bound         BindStarted (this bind, this lease)    :func:`finish_bind`
 BindFailed    BindStarted (this bind, this lease)    :func:`finish_bind`
@@ -25,6 +27,13 @@ never entered here. Besides its state, a bind in progress is named by
 on it renews the lease, and a bind whose lease lapsed is someone else's to
 finish (:func:`take_bind_lease`).
 
+An ARQ made from a device context (API 2.4) moves its context along in
+the same transactions, through ``device_contexts``: creating ARQs stops
+the context's expiry clock, binding one gives the context its instance
+(a compare-and-swap that refuses a second instance), deleting its last
+ARQ releases it. Those transactions change the context row before the
+ARQ rows, the lock order ``device_contexts`` documents.
+
 The ``instance_claims`` table is written here too, in the transactions
 that give ARQs an instance or take it away: its primary key is what makes
 "an instance gets its ARQs once" hold when two binds race. Freed attach
@@ -39,6 +48,7 @@ from oslo_utils import uuidutils
 import sqlalchemy as sa
 
 from cyborg.db import attach_handles
+from cyborg.db import device_contexts
 from cyborg.db import engine
 from cyborg.db import models
 from cyborg import exception
@@ -96,25 +106,47 @@ def create(context, profile, counts):
         sa.select(_DP.c.id).where(_DP.c.id == profile['id'])).first()
     if exists is None:
         raise exception.DeviceProfileNotFound(ident=profile['name'])
+    return _insert(context, counts, context.project_id,
+                   {'device_profile_id': profile['id']},
+                   {'device_profile_name': profile['name'],
+                    'device_context_uuid': None, 'config_data': {}})
+
+
+@engine.writer
+def create_from_context(context, device_context_uuid, counts):
+    """Create ``counts[i]`` ARQs for group i of a device context (2.4).
+
+    The context must be live, visible to the caller and Unbound or
+    Released (``device_contexts.take_for_arqs``, whose compare-and-swap
+    also stops its expiry); the ARQs belong to the context's project.
+    Returns the ARQs as the dicts the API shows.
+    """
+    source = device_contexts.take_for_arqs(context, device_context_uuid)
+    return _insert(context, counts, source['project_id'],
+                   {'device_context_id': source['id']},
+                   {'device_profile_name': None,
+                    'device_context_uuid': source['uuid'],
+                    'config_data': source['config_data']})
+
+
+def _insert(context, counts, project_id, source_columns, source_view):
     now = _now()
     rows = [
-        {'uuid': uuidutils.generate_uuid(), 'state': INITIAL,
-         'substate': INITIAL, 'device_profile_id': profile['id'],
-         'device_profile_group_id': group_id,
-         'project_id': context.project_id, 'created_at': now}
+        dict(source_columns, uuid=uuidutils.generate_uuid(), state=INITIAL,
+             substate=INITIAL, device_profile_group_id=group_id,
+             project_id=project_id, created_at=now)
         for group_id, count in enumerate(counts)
         for _ in range(count)
     ]
     if rows:
         context.session.execute(sa.insert(_ARQ), rows)
     return [
-        {'uuid': row['uuid'], 'state': INITIAL,
-         'device_profile_name': profile['name'],
-         'device_profile_group_id': row['device_profile_group_id'],
-         'hostname': None, 'device_rp_uuid': None, 'instance_uuid': None,
-         'project_id': row['project_id'], 'attach_handle_uuid': None,
-         'attach_handle_type': None, 'attach_handle_info': {},
-         'created_at': now, 'updated_at': None}
+        dict(source_view, uuid=row['uuid'], state=INITIAL,
+             device_profile_group_id=row['device_profile_group_id'],
+             hostname=None, device_rp_uuid=None, instance_uuid=None,
+             project_id=row['project_id'], attach_handle_uuid=None,
+             attach_handle_type=None, attach_handle_info={},
+             created_at=now, updated_at=None)
         for row in rows
     ]
 
@@ -154,13 +186,18 @@ def bind_and_unbind(context, binds, unbinds):
     uuids. Every ARQ is checked before any row changes, its row locked
     against concurrent writers: ARQNotFound names every uuid the caller
     cannot see, ARQBadState the first whose state does not allow its op,
-    InstanceAlreadyHasARQs an instance that holds ARQs already.
+    InstanceAlreadyHasARQs an instance that holds ARQs already,
+    DeviceContextBound an ARQ of a device context that another instance
+    has (the context's compare-and-swap, taken first: see the lock order
+    in ``device_contexts``).
 
     Returns the attach handles the unbinds freed (dicts of ``uuid``,
     ``attach_type``, ``attach_info`` and the ``hostname`` of their device)
     for the host-side cleanup.
     """
     session = context.session
+    if binds:
+        _bind_contexts(context, binds)
     named = list(binds) + list(unbinds)
     rows = {row.uuid: row for row in session.execute(_visible(
         sa.select(_ARQ.c.uuid, _ARQ.c.state, _ARQ.c.instance_uuid),
@@ -186,6 +223,32 @@ def bind_and_unbind(context, binds, unbinds):
                                    for fields in binds.values()})
         _start_binds(session, binds)
     return [_cleanup_view(handle) for handle in released]
+
+
+def _bind_contexts(context, binds):
+    """Give the device contexts of the ARQs to bind their instance.
+
+    An ARQ's context never changes, so reading it before the ARQ rows are
+    locked is safe; two ARQs of one context named for two instances in one
+    request are refused like a context another instance holds.
+    """
+    wanted = {}
+    rows = context.session.execute(_visible(
+        sa.select(_ARQ.c.uuid, _ARQ.c.device_context_id), context).where(
+        _ARQ.c.uuid.in_(list(binds)),
+        _ARQ.c.device_context_id.isnot(None))).all()
+    for row in rows:
+        instance = binds[row.uuid]['instance_uuid']
+        if wanted.setdefault(row.device_context_id, instance) != instance:
+            raise exception.DeviceContextBound(
+                uuid=device_contexts.uuid_of(context, row.device_context_id),
+                instance=wanted[row.device_context_id])
+    try:
+        device_contexts.bind_to(context, wanted)
+    except exception.DeviceContextNotFound:
+        # The context was deleted meanwhile, and its ARQs with it.
+        raise exception.ARQNotFound(uuid=', '.join(
+            row.uuid for row in rows))
 
 
 def _cleanup_view(handle):
@@ -294,23 +357,32 @@ def unbind(context, arq_uuid):
 # Deletion (API)
 
 @engine.writer
-def delete(context, uuids=None, instance_uuid=None, unbound_only=False):
+def delete(context, uuids=None, instance_uuid=None, unbound_only=False,
+           lifetimes=None):
     """Delete ARQs by uuids or by instance; release their attach handles.
 
     By uuids: ARQNotFound naming every missing one, checked before
     anything is deleted; with ``unbound_only``, ARQBoundToInstance when
     one of them is bound to an instance (the caller decides who may delete
-    those). By instance: deleting nothing is fine.
+    those). By instance: deleting nothing is fine. A device context left
+    without ARQs starts its expiry clock (``device_contexts.release``,
+    with ``lifetimes``, a ``device_contexts.Lifetimes``).
 
     Returns the released handles as ``bind_and_unbind`` does.
     """
     session = context.session
     query = _visible(sa.select(_ARQ.c.id, _ARQ.c.uuid, _ARQ.c.instance_uuid,
-                               _ARQ.c.attach_handle_id), context)
+                               _ARQ.c.attach_handle_id,
+                               _ARQ.c.device_context_id), context)
     if uuids is not None:
         query = query.where(_ARQ.c.uuid.in_(uuids))
     else:
         query = query.where(_ARQ.c.instance_uuid == instance_uuid)
+    # Their contexts' rows first (the lock order of device_contexts); an
+    # ARQ's context never changes, so the unlocked read names them right.
+    contexts = {row.device_context_id for row in session.execute(query)
+                if row.device_context_id is not None}
+    device_contexts.lock(context, contexts)
     # Lock the rows so a conductor cannot claim a handle for one of them
     # between this read and the delete (no-op on SQLite, which serialises
     # writers anyway).
@@ -325,6 +397,16 @@ def delete(context, uuids=None, instance_uuid=None, unbound_only=False):
             raise exception.ARQBoundToInstance(uuid=', '.join(bound))
     if not rows:
         return []
+    released = _delete_rows(context, rows)
+    device_contexts.release(
+        context, {row.device_context_id for row in rows
+                  if row.device_context_id is not None}, lifetimes)
+    return released
+
+
+def _delete_rows(context, rows):
+    """Delete locked ARQ rows, free their handles and instance claims."""
+    session = context.session
     released = attach_handles.release(
         context, [row.attach_handle_id for row in rows
                   if row.attach_handle_id is not None])
@@ -332,6 +414,29 @@ def delete(context, uuids=None, instance_uuid=None, unbound_only=False):
         _ARQ.c.id.in_([row.id for row in rows])))
     _release_claims(session, [row.instance_uuid for row in rows])
     return [_cleanup_view(handle) for handle in released]
+
+
+@engine.writer
+def delete_of_context(context, device_context):
+    """Delete the ARQs of a device context that is being deleted.
+
+    Called in the context's delete transaction, after
+    ``device_contexts.lock_for_delete`` took its row. Every ARQ of the
+    context counts, whatever its project: DeviceContextInUse when one is
+    bound to an instance (nothing deleted then); the others (Initial,
+    Unbound) go. Returns the released handles as ``bind_and_unbind``
+    does (none, as such ARQs hold none, unless a stale row says so).
+    """
+    rows = context.session.execute(
+        sa.select(_ARQ.c.id, _ARQ.c.uuid, _ARQ.c.instance_uuid,
+                  _ARQ.c.attach_handle_id)
+        .where(_ARQ.c.device_context_id == device_context['id'])
+        .with_for_update()).all()
+    if any(row.instance_uuid for row in rows):
+        raise exception.DeviceContextInUse(uuid=device_context['uuid'])
+    if not rows:
+        return []
+    return _delete_rows(context, rows)
 
 
 # The conductor's side of a bind

@@ -27,6 +27,7 @@ from cyborg import exception
 
 _ARQ = models.ExtendedAcceleratorRequest
 _DP = models.DeviceProfile
+_DC = models.DeviceContext
 _AH = models.AttachHandle
 _DEPLOYABLE = models.Deployable
 _DEVICE = models.Device
@@ -36,21 +37,26 @@ BIND_STARTED = arq_states.BIND_STARTED
 
 _ARQ_T = _ARQ.__table__
 _DP_T = _DP.__table__
+_DC_T = _DC.__table__
 _AH_T = _AH.__table__
 
-# ARQs with their profile name and handle, in one joined SELECT. Core
-# columns: rows come back as plain tuples, without the ORM's per-row work.
+# ARQs with their profile name (or device context) and handle, in one
+# joined SELECT. Core columns: rows come back as plain tuples, without the
+# ORM's per-row work.
 _JOINED = sa.select(
     _ARQ_T.c.id, _ARQ_T.c.uuid, _ARQ_T.c.state,
     _ARQ_T.c.device_profile_group_id, _ARQ_T.c.hostname,
     _ARQ_T.c.device_rp_uuid, _ARQ_T.c.instance_uuid, _ARQ_T.c.project_id,
     _ARQ_T.c.created_at, _ARQ_T.c.updated_at,
     _DP_T.c.name.label('device_profile_name'),
+    _DC_T.c.uuid.label('device_context_uuid'),
+    _DC_T.c.config_data.label('config_data'),
     _AH_T.c.uuid.label('attach_handle_uuid'),
     _AH_T.c.attach_type.label('attach_handle_type'),
     _AH_T.c.attach_info.label('attach_info'),
-).select_from(_ARQ_T).join(
+).select_from(_ARQ_T).outerjoin(
     _DP_T, _DP_T.c.id == _ARQ_T.c.device_profile_id).outerjoin(
+    _DC_T, _DC_T.c.id == _ARQ_T.c.device_context_id).outerjoin(
     _AH_T, _AH_T.c.id == _ARQ_T.c.attach_handle_id)
 
 
@@ -58,6 +64,8 @@ def _to_dict(row):
     arq = row._asdict()
     info = arq.pop('attach_info')
     arq['attach_handle_info'] = json.loads(info) if info else {}
+    config = arq['config_data']
+    arq['config_data'] = json.loads(config) if config else {}
     return arq
 
 
@@ -120,7 +128,9 @@ class BindInputs:
     its index is out of range), ``deployable`` the one whose provider is the
     ARQ's ``device_rp_uuid`` (None when there is none), ``controlpaths`` the
     control paths of its device as ``{'cpid_type', 'info'}`` dicts,
-    ``agent_host`` the RPC server name of the agent on the device's host.
+    ``agent_host`` the RPC server name of the agent on the device's host,
+    ``config_data`` the config data of the ARQ's device context ({} for an
+    ARQ made from a profile).
     """
 
     arq: dict
@@ -130,16 +140,19 @@ class BindInputs:
     agent_host: typing.Optional[str]
     # The compute node name the deployable's device carries.
     hostname: typing.Optional[str] = None
+    config_data: dict = dataclasses.field(default_factory=dict)
 
 
 def _bind_inputs_query():
-    """The ARQ, its profile's groups and the deployable of its provider.
+    """The ARQ, its groups and the deployable of its provider.
 
-    One SELECT: a bind reads them all, every time. Deployable columns are
-    labelled ``dep_<name>``; the join picks the first deployable of the
-    provider, as there should be exactly one.
+    One SELECT: a bind reads them all, every time. The groups are those of
+    the ARQ's profile or of its device context (with the context's config
+    data). Deployable columns are labelled ``dep_<name>``; the join picks
+    the first deployable of the provider, as there should be exactly one.
     """
     arq, profile = _ARQ.__table__, models.DeviceProfile.__table__
+    device_context = models.DeviceContext.__table__
     deployables, devices = _DEPLOYABLE.__table__, _DEVICE.__table__
     hosts = models.AgentHost.__table__
     others = deployables.alias('provider_deployables')
@@ -148,10 +161,14 @@ def _bind_inputs_query():
         arq).scalar_subquery()
     return sa.select(
         arq, profile.c.profile_json,
+        device_context.c.groups_json.label('context_groups_json'),
+        device_context.c.config_data.label('context_config_data'),
         *[column.label('dep_' + column.name) for column in deployables.c],
         devices.c.hostname.label('dev_hostname'),
         hosts.c.rpc_host.label('dev_rpc_host'),
-    ).join(profile, profile.c.id == arq.c.device_profile_id).outerjoin(
+    ).outerjoin(profile, profile.c.id == arq.c.device_profile_id).outerjoin(
+        device_context,
+        device_context.c.id == arq.c.device_context_id).outerjoin(
         deployables, sa.and_(deployables.c.rp_uuid == arq.c.device_rp_uuid,
                              deployables.c.id == first_deployable)).outerjoin(
         devices, devices.c.id == deployables.c.device_id).outerjoin(
@@ -173,11 +190,15 @@ def read_bind_inputs(context, arq_uuid, with_controlpaths=True):
     values = row._mapping
     arq = {column.name: values[column.name]
            for column in _ARQ.__table__.c}
-    groups = json.loads(values['profile_json']).get('groups') or []
+    # From its profile or from its device context: one of the two is set.
+    groups_json = values['profile_json'] or values['context_groups_json']
+    groups = json.loads(groups_json or '{}').get('groups') or []
+    config_data = json.loads(values['context_config_data'] or '{}')
     index = arq['device_profile_group_id']
     group = groups[index] if 0 <= index < len(groups) else None
     if values['dep_id'] is None:
-        return BindInputs(arq, group, None, [], None)
+        return BindInputs(arq, group, None, [], None,
+                          config_data=config_data)
     deployable = {name: values['dep_' + name]
                   for name in _DEPLOYABLE_COLUMNS}
     hostname = values['dev_hostname']
@@ -185,7 +206,7 @@ def read_bind_inputs(context, arq_uuid, with_controlpaths=True):
     paths = (devices.controlpaths(context, deployable['device_id'])
              if with_controlpaths else None)
     return BindInputs(arq, group, deployable, paths, agent_host,
-                      hostname)
+                      hostname, config_data)
 
 
 @engine.reader

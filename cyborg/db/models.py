@@ -25,6 +25,7 @@ ATTACH_TYPES = ('PCI', 'MDEV', 'TEST_PCI')
 ARQ_STATES = ('Initial', 'BindStarted', 'Bound', 'Unbound', 'BindFailed',
               'UnbindFailed', 'Deleting')
 ARQ_SUBSTATES = ('Initial',)
+DEVICE_CONTEXT_STATES = ('Unbound', 'Bound', 'Released')
 NOVA_EVENT_STATUSES = ('completed', 'failed')
 
 
@@ -236,6 +237,45 @@ class DeviceProfile(BASE):
     description = sa.Column(sa.Text, nullable=True)
 
 
+class DeviceContext(BASE):
+    """A device context: request groups and config data for one instance.
+
+    A "dynamic profile" (API 2.4) that lives as long as the request it
+    serves: ARQs are created from it as from a profile, the first bind of
+    one of them gives it its ``instance_uuid``, and no ARQ of it is ever
+    bound to another instance. ``expires_at`` is set while it has no ARQs
+    and is not Bound (unused since creation, or Released by its instance):
+    past it, the context is gone (reads hide it, the conductor purges it).
+    """
+
+    __tablename__ = 'device_contexts'
+    __table_args__ = (
+        sa.UniqueConstraint('uuid', name='uniq_device_contexts0uuid'),
+        sa.Index('device_contexts_project_id_idx', 'project_id'),
+        sa.Index('device_contexts_instance_uuid_idx', 'instance_uuid'),
+        # Serves the purge: contexts whose time ran out.
+        sa.Index('device_contexts_expires_at_idx', 'expires_at'),
+        _MYSQL_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    uuid = sa.Column(sa.String(36), nullable=False)
+    project_id = sa.Column(sa.String(255), nullable=True)
+    state = sa.Column(_enum(DEVICE_CONTEXT_STATES, 'device_context_state'),
+                      nullable=False, default='Unbound',
+                      server_default='Unbound')
+    instance_uuid = sa.Column(sa.String(36), nullable=True)
+    # {"groups": [{...}, ...]} as JSON text, as a profile's profile_json.
+    groups_json = sa.Column(sa.Text, nullable=False)
+    # A flat {string: string} map, JSON text, handed to the driver at bind.
+    config_data = sa.Column(sa.Text, nullable=False)
+    # The profile the groups were copied from, if any (a name, not a
+    # foreign key: the profile may be deleted, the context keeps its copy).
+    device_profile_name = sa.Column(sa.String(255), nullable=True)
+    released_at = sa.Column(sa.DateTime, nullable=True)
+    expires_at = sa.Column(sa.DateTime, nullable=True)
+
+
 class ExtendedAcceleratorRequest(BASE):
     """An ARQ: one accelerator asked for an instance, and its binding."""
 
@@ -247,11 +287,17 @@ class ExtendedAcceleratorRequest(BASE):
         sa.UniqueConstraint(
             'attach_handle_id',
             name='uniq_extended_accelerator_requests0attach_handle_id'),
+        # Made from a profile or from a context: exactly one of the two.
+        sa.CheckConstraint(
+            '(device_profile_id IS NULL) <> (device_context_id IS NULL)',
+            name='ck_extended_accelerator_requests0one_source'),
         sa.Index('extended_accelerator_requests_project_id_idx',
                  'project_id'),
         sa.Index('extended_accelerator_requests_state_idx', 'state'),
         sa.Index('extended_accelerator_requests_device_profile_id_idx',
                  'device_profile_id'),
+        sa.Index('extended_accelerator_requests_device_context_id_idx',
+                 'device_context_id'),
         sa.Index('extended_accelerator_requests_device_rp_uuid_idx',
                  'device_rp_uuid'),
         sa.Index('extended_accelerator_requests_instance_uuid_idx',
@@ -272,10 +318,16 @@ class ExtendedAcceleratorRequest(BASE):
     substate = sa.Column(_enum(ARQ_SUBSTATES, 'arq_substate'),
                          nullable=False, default='Initial',
                          server_default='Initial')
+    # An ARQ comes from a device profile or from a device context (2.4):
+    # exactly one of the two is set, which arq_states.create ensures.
     device_profile_id = sa.Column(sa.Integer,
                                   sa.ForeignKey('device_profiles.id',
                                                 ondelete='RESTRICT'),
-                                  nullable=False)
+                                  nullable=True)
+    device_context_id = sa.Column(sa.Integer,
+                                  sa.ForeignKey('device_contexts.id',
+                                                ondelete='RESTRICT'),
+                                  nullable=True)
     device_profile_group_id = sa.Column(sa.Integer, nullable=False,
                                         default=0, server_default='0')
     hostname = sa.Column(sa.String(255), nullable=True)

@@ -10,7 +10,9 @@ What a driver can do beyond discovery is a separate small interface it may
 also implement, and the agent checks with ``isinstance``:
 
 * :class:`Programmable` - load a bitstream into a device region (FPGAs);
-* :class:`MdevCapable` - create and remove mediated devices (vGPUs).
+* :class:`MdevCapable` - create and remove mediated devices (vGPUs);
+* :class:`Preparable` - prepare a function for an instance with the
+  ``config_data`` of a device context (API 2.4).
 
 Drivers get the parsed ``ConfigOpts`` in their constructor and read options
 from it; none reads a global ``CONF``.
@@ -94,6 +96,30 @@ class MdevCapable(abc.ABC):
     @abc.abstractmethod
     def remove_mdev(self, pci_address, mdev_type, mdev_uuid):
         """Remove the mdev ``mdev_uuid`` from the device."""
+
+
+class Preparable(abc.ABC):
+    """A driver that takes the config data of device contexts (API 2.4).
+
+    A device context carries ``config_data``, a flat map of strings its
+    creator wants applied to the accelerator; at bind, after the attach
+    handle is claimed (and any bitstream programmed, any mdev created),
+    the agent hands it to the deployable's driver here. The keys are the
+    driver's to define and to document on its admin guide page; a driver
+    that is not Preparable takes none, and a bind that carries config data
+    to it fails rather than silently dropping it.
+    """
+
+    @abc.abstractmethod
+    def prepare(self, controlpath, attach_handle, config_data):
+        """Apply ``config_data`` to the function ``attach_handle`` names.
+
+        ``controlpath`` is the device's ``discovery.ControlPath``;
+        ``attach_handle`` a dict of ``uuid``, ``attach_type`` and
+        ``attach_info``; ``config_data`` a dict of str to str. Idempotent
+        (a retried bind calls it again). Raises
+        ``exception.ConfigDataRefused`` for config data it cannot apply.
+        """
 
 
 def available_driver_names():

@@ -11,6 +11,11 @@ driver records what each region was programmed with in
 restarts and that other processes and tests can read (see
 :func:`read_regions`). An image whose content starts with
 :data:`FAIL_MARKER` makes programming fail, for testing failure paths.
+
+The config data of a device context (API 2.4) is recorded likewise, per
+attach handle, in ``fake_driver_prepared.json`` (see :func:`read_prepared`).
+The fake driver takes any keys, except that :data:`REFUSE_KEY` makes it
+refuse the config data, for testing that path.
 """
 
 import hashlib
@@ -30,11 +35,26 @@ DRIVER_NAME = 'fake'
 NUM_ACCELERATORS = 16
 CONTROLPATH_ADDRESS = '0000:0c:00.0'
 REGIONS_FILE = 'fake_driver_regions.json'
+PREPARED_FILE = 'fake_driver_prepared.json'
 FAIL_MARKER = b'FAKE-PROGRAM-FAIL'
+REFUSE_KEY = 'fake.refuse'
 
 
 def regions_path(state_path):
     return os.path.join(state_path, REGIONS_FILE)
+
+
+def read_prepared(state_path):
+    """What the fake driver was asked to prepare: {handle uuid: record}.
+
+    Each record has ``config_data``, ``attach_info``, ``controlpath`` (the
+    device's PCI address) and ``times_prepared``.
+    """
+    try:
+        with open(os.path.join(state_path, PREPARED_FILE)) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return {}
 
 
 def read_regions(state_path):
@@ -50,8 +70,8 @@ def read_regions(state_path):
         return {}
 
 
-class FakeDriver(base.Driver, base.Programmable):
-    """One fake FPGA; programming is recorded in a JSON file."""
+class FakeDriver(base.Driver, base.Programmable, base.Preparable):
+    """One fake FPGA; programming and config data are recorded in JSON."""
 
     driver_name = DRIVER_NAME
 
@@ -106,17 +126,36 @@ class FakeDriver(base.Driver, base.Programmable):
             }
             self._write_regions(regions)
 
+    def prepare(self, controlpath, attach_handle, config_data):
+        if REFUSE_KEY in config_data:
+            raise exception.ConfigDataRefused(
+                driver=DRIVER_NAME,
+                reason='%s asks the fake driver to refuse' % REFUSE_KEY)
+        with self._regions_lock:
+            prepared = read_prepared(self.conf.state_path)
+            previous = prepared.get(attach_handle['uuid'], {})
+            prepared[attach_handle['uuid']] = {
+                'config_data': dict(config_data),
+                'attach_info': attach_handle['attach_info'],
+                'controlpath': discovery.pci_address_str(controlpath.info),
+                'times_prepared': previous.get('times_prepared', 0) + 1,
+            }
+            self._write_json(PREPARED_FILE, prepared)
+
     def loaded_bitstream(self, controlpath):
         address = discovery.pci_address_str(controlpath.info)
         record = read_regions(self.conf.state_path).get(address)
         return record['sha256'] if record else None
 
     def _write_regions(self, regions):
+        self._write_json(REGIONS_FILE, regions)
+
+    def _write_json(self, name, records):
         # Write a new file and rename it over the old one, so a reader in
         # another process never sees half a file.
         os.makedirs(self.conf.state_path, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.conf.state_path,
-                                   prefix='.fake_regions')
+                                   prefix='.fake_records')
         with os.fdopen(fd, 'w') as handle:
-            json.dump(regions, handle, sort_keys=True, indent=1)
-        os.replace(tmp, regions_path(self.conf.state_path))
+            json.dump(records, handle, sort_keys=True, indent=1)
+        os.replace(tmp, os.path.join(self.conf.state_path, name))

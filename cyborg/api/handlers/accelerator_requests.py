@@ -23,6 +23,7 @@ from cyborg.api import validation
 from cyborg.db import arq_states
 from cyborg.db import arqs as arq_db
 from cyborg.db import deployables as deployable_db
+from cyborg.db import device_contexts as dc_db
 from cyborg.db import device_profiles as dp_db
 from cyborg.db import engine as db_engine
 from cyborg import exception
@@ -37,10 +38,10 @@ PATCH_PATHS = {'/hostname': None, '/device_rp_uuid': None,
                '/instance_uuid': None, '/project_id': (2, 1)}
 
 
-def _view(arq, base_url):
+def _view(arq, base_url, version):
     # Only a Bound ARQ shows its handle, as upstream does.
     bound = arq['state'] == 'Bound'
-    return {
+    body = {
         'uuid': arq['uuid'],
         'state': arq['state'],
         'device_profile_name': arq['device_profile_name'],
@@ -56,6 +57,12 @@ def _view(arq, base_url):
         'updated_at': common.isotime(arq['updated_at']),
         'links': links.self_links(base_url, RESOURCE, arq['uuid']),
     }
+    if version.matches((2, 4)):
+        # The device context the ARQ came from (None: a profile), and the
+        # config data its bind hands the driver.
+        body['device_context_uuid'] = arq['device_context_uuid']
+        body['config_data'] = arq['config_data']
+    return body
 
 
 def count_arqs_per_group(groups):
@@ -145,7 +152,7 @@ def list_arqs(req):
     arqs = arq_db.list_arqs(ctx, instance_uuid=instance,
                             resolved_only=resolved, **page.db_kwargs())
     base_url = req.links_base
-    body = {'arqs': [_view(arq, base_url) for arq in arqs]}
+    body = {'arqs': [_view(arq, base_url, req.version) for arq in arqs]}
     page.add_next_link(body, 'arqs', base_url, RESOURCE, params)
     return common.json_response(body)
 
@@ -154,7 +161,7 @@ def show_arq(req, uuid):
     """GET /v2/accelerator_requests/{uuid}."""
     ctx = req.authorize(policies.GET_ONE)
     return common.json_response(_view(arq_db.get_arq(ctx, uuid),
-                                      req.links_base))
+                                      req.links_base, req.version))
 
 
 def create_arqs(req):
@@ -162,20 +169,54 @@ def create_arqs(req):
 
     One ARQ per accelerator the profile's groups ask for. An unknown name,
     the empty one included, is a 404 as upstream's conformance tests want.
+    From 2.4, ``{"device_context_uuid": U}`` instead makes them from a
+    device context's groups, exactly as from a profile.
     """
     ctx = req.authorize(policies.CREATE)
-    body = validation.body(req, schemas.CREATE)
-    name = body['device_profile_name']
-    profile = dp_db.get_device_profile(ctx, name=name)
-    counts = count_arqs_per_group(profile['groups'])
-    limit = req.services.max_arqs_per_request
-    if sum(counts) > limit:
-        raise exception.TooManyAccelerators(profile=name, count=sum(counts),
-                                            limit=limit)
-    arqs = arq_states.create(ctx, profile, counts)
+    if req.version.matches((2, 4)):
+        body = validation.body(req, schemas.CREATE_2_4)
+        if ('device_profile_name' in body) == ('device_context_uuid' in body):
+            raise errors.BadRequest(
+                'Give exactly one of device_profile_name and '
+                'device_context_uuid.', code=errors.BAD_BODY)
+    else:
+        body = validation.body(req, schemas.CREATE)
+        if 'device_context_uuid' in body:
+            raise errors.BadRequest(
+                'device_context_uuid needs microversion 2.4 or later.',
+                code=errors.BAD_BODY)
+    if 'device_context_uuid' in body:
+        arqs = _create_from_context(
+            req, ctx, validation.canonical_uuid(body['device_context_uuid']))
+    else:
+        name = body['device_profile_name']
+        profile = dp_db.get_device_profile(ctx, name=name)
+        counts = accelerator_counts(req, 'Device profile %s' % name,
+                                    profile['groups'])
+        arqs = arq_states.create(ctx, profile, counts)
     base_url = req.links_base
     return common.json_response(
-        {'arqs': [_view(arq, base_url) for arq in arqs]}, status=201)
+        {'arqs': [_view(arq, base_url, req.version) for arq in arqs]},
+        status=201)
+
+
+def _create_from_context(req, ctx, uuid):
+    # The groups never change once a context exists, so counting from
+    # this read is safe; the create itself re-checks the context's state.
+    device_context = dc_db.get_device_context(ctx, uuid)
+    counts = accelerator_counts(req, 'Device context %s' % uuid,
+                                device_context['groups'])
+    return arq_states.create_from_context(ctx, uuid, counts)
+
+
+def accelerator_counts(req, source, groups):
+    """The ARQ counts of groups; TooManyAccelerators past the limit."""
+    counts = count_arqs_per_group(groups)
+    limit = req.services.max_arqs_per_request
+    if sum(counts) > limit:
+        raise exception.TooManyAccelerators(source=source, count=sum(counts),
+                                            limit=limit)
+    return counts
 
 
 def patch_arqs(req):
@@ -223,7 +264,7 @@ def _apply_patch(req, ctx, patch):
     if binds:
         _cast_binds(req, ctx, list(binds))
     if released:
-        _cast_cleanup(req, ctx, released)
+        cast_cleanup(req, ctx, released)
     return common.empty_response(202)
 
 
@@ -262,7 +303,8 @@ def _cast_binds(req, ctx, uuids):
                       'pick them up', uuids)
 
 
-def _cast_cleanup(req, ctx, released):
+def cast_cleanup(req, ctx, released):
+    """Have a conductor remove the mdevs among freed handles (a cast)."""
     try:
         req.services.conductor.arqs_deleted(ctx, released)
     except Exception:
@@ -282,7 +324,8 @@ def delete_arqs(req):
     if 'instance' in params:
         req.require_service_token('Deleting by instance')
         released = arq_states.delete(
-            ctx, instance_uuid=validation.canonical_uuid(params['instance']))
+            ctx, instance_uuid=validation.canonical_uuid(params['instance']),
+            lifetimes=req.services.device_context_lifetimes)
     else:
         uuids = []
         for uuid in validation.comma_list(params['arqs'], 'arqs'):
@@ -303,8 +346,9 @@ def delete_arq(req, uuid):
 def _delete_by_uuids(req, ctx, uuids):
     # A bound ARQ belongs to an instance: only Nova may take it away.
     try:
-        return arq_states.delete(ctx, uuids=uuids,
-                                 unbound_only=not req.service_authorized())
+        return arq_states.delete(
+            ctx, uuids=uuids, unbound_only=not req.service_authorized(),
+            lifetimes=req.services.device_context_lifetimes)
     except exception.ARQBoundToInstance:
         raise errors.Forbidden(
             'Deleting an accelerator request bound to an instance needs a '
@@ -313,5 +357,5 @@ def _delete_by_uuids(req, ctx, uuids):
 
 def _deleted(req, ctx, released):
     if released:
-        _cast_cleanup(req, ctx, released)
+        cast_cleanup(req, ctx, released)
     return common.empty_response(204)

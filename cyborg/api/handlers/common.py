@@ -18,6 +18,7 @@ from cyborg.api import errors
 from cyborg.api import links
 from cyborg.api import microversion
 from cyborg.api import policy
+from cyborg.db import device_contexts
 
 UTC = datetime.timezone.utc
 
@@ -35,6 +36,8 @@ class APIServices:
         self.require_service_token = conf.api.require_service_token_for_bind
         self.service_token_roles = list(
             conf.keystone_authtoken.service_token_roles)
+        self.device_context_lifetimes = device_contexts.Lifetimes.from_conf(
+            conf)
 
 
 class APIRequest(webob.Request):

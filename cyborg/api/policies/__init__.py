@@ -10,6 +10,7 @@ from cyborg.api.policies import accelerator_requests
 from cyborg.api.policies import attributes
 from cyborg.api.policies import base
 from cyborg.api.policies import deployables
+from cyborg.api.policies import device_contexts
 from cyborg.api.policies import device_profiles
 from cyborg.api.policies import devices
 
@@ -19,6 +20,7 @@ def list_policies():
         base.list_rules(),
         device_profiles.list_rules(),
         accelerator_requests.list_rules(),
+        device_contexts.list_rules(),
         devices.list_rules(),
         deployables.list_rules(),
         attributes.list_rules(),

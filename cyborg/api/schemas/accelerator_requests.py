@@ -30,6 +30,18 @@ CREATE = {
     'required': ['device_profile_name'],
 }
 
+# 2.4: a profile name or a device context's uuid (exactly one: the
+# handler's check, for a clear message).
+CREATE_2_4 = {
+    'type': 'object',
+    'properties': {
+        'device_profile_name': {'type': 'string', 'maxLength': 255},
+        'device_context_uuid': dict(
+            common.UUID, **{'x-message': 'device_context_uuid must be a '
+                                         'UUID'}),
+    },
+}
+
 _OP = {
     'type': 'object',
     'properties': {

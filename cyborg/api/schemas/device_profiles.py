@@ -26,6 +26,9 @@ GROUP = {
     'x-message': 'each group must be a non-empty map of string to string',
 }
 
+GROUPS = {'type': 'array', 'minItems': 1, 'items': GROUP,
+          'x-message': 'groups must be a non-empty list of maps'}
+
 PROFILE = {
     'type': 'object',
     'properties': {
@@ -35,8 +38,7 @@ PROFILE = {
                               '"-" or "_"'},
         'description': {'type': ['string', 'null'], 'maxLength': 65535},
         'uuid': common.UUID,
-        'groups': {'type': 'array', 'minItems': 1, 'items': GROUP,
-                   'x-message': 'groups must be a non-empty list of maps'},
+        'groups': GROUPS,
     },
     'required': ['name', 'groups'],
     'additionalProperties': False,

@@ -30,6 +30,7 @@ OWNERS = {
     'controlpath_ids': 'cyborg/db/devices.py',
     'attributes': 'cyborg/db/attributes.py',
     'device_profiles': 'cyborg/db/device_profiles.py',
+    'device_contexts': 'cyborg/db/device_contexts.py',
     'nova_events': 'cyborg/db/nova_event_outbox.py',
     'agent_hosts': 'cyborg/db/agent_hosts.py',
 }

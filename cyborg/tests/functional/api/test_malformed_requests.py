@@ -4,8 +4,11 @@ Every kind of client mistake the API must refuse is generated here:
 malformed ids in paths, wrong methods, bodies that are not JSON, nest too
 deep, break the schemas, come in another media type or charset, resource
 amounts beyond Placement's range, delete lists naming nothing, odd
-microversion headers, list filters that would do nothing, and bind or
-unbind batches in which one ARQ cannot take its op. After each request
+microversion headers, list filters that would do nothing, bind or
+unbind batches in which one ARQ cannot take its op, and (2.4) device
+contexts: bad groups and config data, a bind of a context's ARQ to a
+second instance, the delete of a context in use, context fields below
+2.4. After each request
 the answer must be a 4xx in upstream's error format, and a snapshot of
 every table must be exactly what it was: a refused request writes nothing.
 """
@@ -31,6 +34,8 @@ EXAMPLES = 2500
 HOST = 'test-host'
 ADMIN_NOVA = {'X-Roles': 'admin', 'X-Service-Roles': 'service',
               'X-Project-Id': 'project'}
+V2_4 = {'OpenStack-API-Version': 'accelerator 2.4'}
+BOUND_INSTANCE = str(uuid.uuid4())
 
 
 @pytest.fixture(scope='module')
@@ -51,10 +56,27 @@ def world(tmp_path_factory):
             conn.execute(sa.insert(models.Attribute.__table__).values(
                 uuid=str(uuid.uuid4()), key='firmware', value='1.0',
                 deployable_id=deployable['deployable_id']))
+        # Device contexts: one Unbound with ARQs, one Bound to an instance
+        # whose ARQ is bound and which has an ARQ still Initial.
+        free_context, free_context_uuid = seed.create_device_context(
+            engine, [{'resources:FPGA': '1'}], {'k': 'v'})
+        context_initial = seed.create_arqs(engine, None, 2,
+                                           context_id=free_context)
+        bound_context, bound_context_uuid = seed.create_device_context(
+            engine, [{'resources:FPGA': '1'}], state='Bound',
+            instance_uuid=BOUND_INSTANCE)
+        [bound_context_arq, bound_context_initial] = seed.create_arqs(
+            engine, None, 2, context_id=bound_context)
+        seed.start_bind(engine, bound_context_arq, deployable['rp_uuid'],
+                        instance_uuid=BOUND_INSTANCE)
         transport_ = seed.fake_transport(conf)
         yield {'app': api_app.build_app(conf, transport_), 'engine': engine,
                'deployable': deployable, 'initial': initial,
-               'started': started}
+               'started': started,
+               'free_context': free_context_uuid,
+               'context_initial': context_initial,
+               'bound_context': bound_context_uuid,
+               'bound_context_initial': bound_context_initial}
         transport_.cleanup()
 
 
@@ -78,7 +100,7 @@ NOT_UUIDS = st.one_of(
 ITEM_PATHS = ('/v2/devices/%s', '/v2/deployables/%s',
               '/v2/accelerator_requests/%s', '/v2/attributes/%s',
               '/v2/devices/%s/enable', '/v2/devices/%s/disable',
-              '/v2/deployables/%s/program')
+              '/v2/deployables/%s/program', '/v2/device_contexts/%s')
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(),
                     st.floats(allow_nan=False), st.text(max_size=20))
 JSON_VALUES = st.recursive(
@@ -101,7 +123,9 @@ def malformed_item_paths(draw):
               'program': 'PATCH'}.get(path.rsplit('/', 1)[-1],
                                       draw(st.sampled_from(
                                           ['GET', 'DELETE', 'PATCH'])))
-    return _req(method, path, body=[])
+    # Device contexts exist from 2.4 (below, the path is a plain 404).
+    headers = draw(st.sampled_from([V2_4, {}]))
+    return _req(method, path, body=[], headers=headers)
 
 
 @st.composite
@@ -116,10 +140,12 @@ def wrong_methods(draw):
         ('/v2/accelerator_requests', {'GET', 'POST', 'PATCH', 'DELETE'}),
         ('/v2', {'GET'}),
         ('/', {'GET'}),
+        ('/v2/device_contexts', {'GET', 'POST'}),
+        ('/v2/device_contexts/%s' % uuid.uuid4(), {'GET', 'DELETE'}),
     ]))
     method = draw(st.sampled_from(
         sorted({'GET', 'POST', 'PUT', 'PATCH', 'DELETE'} - allowed)))
-    return _req(method, path, body={})
+    return _req(method, path, body={}, headers=V2_4)
 
 
 @st.composite
@@ -128,9 +154,10 @@ def deep_bodies(draw):
     opener, closer = draw(st.sampled_from([('[', ']'), ('{"a":', '}')]))
     path, method = draw(st.sampled_from([
         ('/v2/device_profiles', 'POST'), ('/v2/accelerator_requests', 'POST'),
-        ('/v2/accelerator_requests', 'PATCH'), ('/v2/attributes', 'POST')]))
+        ('/v2/accelerator_requests', 'PATCH'), ('/v2/attributes', 'POST'),
+        ('/v2/device_contexts', 'POST')]))
     raw = (opener * depth + '1' + closer * depth).encode()
-    return _req(method, path, raw=raw, headers=ADMIN_NOVA)
+    return _req(method, path, raw=raw, headers=dict(ADMIN_NOVA, **V2_4))
 
 
 @st.composite
@@ -144,8 +171,9 @@ def bad_media_types(draw):
             lambda cs: 'application/json; charset=x%s' % cs)))
     path, method = draw(st.sampled_from([
         ('/v2/device_profiles', 'POST'), ('/v2/accelerator_requests', 'POST'),
-        ('/v2/attributes', 'POST')]))
-    return _req(method, path, raw=b'{}', content_type=content_type)
+        ('/v2/attributes', 'POST'), ('/v2/device_contexts', 'POST')]))
+    return _req(method, path, raw=b'{}', content_type=content_type,
+                headers=V2_4)
 
 
 @st.composite
@@ -158,8 +186,9 @@ def not_json(draw):
                  % ('7' * 5000)).encode())))
     path, method = draw(st.sampled_from([
         ('/v2/device_profiles', 'POST'), ('/v2/accelerator_requests', 'POST'),
-        ('/v2/accelerator_requests', 'PATCH'), ('/v2/attributes', 'POST')]))
-    return _req(method, path, raw=raw, headers=ADMIN_NOVA)
+        ('/v2/accelerator_requests', 'PATCH'), ('/v2/attributes', 'POST'),
+        ('/v2/device_contexts', 'POST')]))
+    return _req(method, path, raw=raw, headers=dict(ADMIN_NOVA, **V2_4))
 
 
 def _not_parsable(raw):
@@ -199,7 +228,10 @@ def schema_violations(draw):
             st.builds(lambda d: {'deployable_id': d, 'key': 'k',
                                  'value': 'v'},
                       st.one_of(st.text(max_size=5), st.integers(
-                          max_value=0), st.floats(allow_nan=False)))))
+                          max_value=0), st.floats(allow_nan=False).filter(
+                          # JSON Schema counts 1.0 as the integer 1: a
+                          # valid id, not a malformed one.
+                          lambda f: not f.is_integer() or f < 1)))))
         return _req('POST', '/v2/attributes', body, headers={
             'X-Roles': 'admin'})
     body = draw(st.one_of(
@@ -291,6 +323,8 @@ def failing_patch_batches(draw, world):
           if op['path'] == '/device_rp_uuid' else op for op in bind]),
         (draw(st.sampled_from(world['initial'])),
          [{'op': 'add', 'path': '/state', 'value': 'Bound'}]),
+        # The context is Bound to another instance.
+        (world['bound_context_initial'], bind),
     ]))
     good_ops = draw(st.sampled_from([bind, [
         {'op': 'remove', 'path': '/hostname'}]]))
@@ -299,8 +333,142 @@ def failing_patch_batches(draw, world):
     if len(batch) == 1:
         # Both picked the same ARQ: make it the failing one alone.
         batch = {bad[0]: bad[1]}
+    if draw(st.booleans()):
+        # The two ARQs of one context, for two instances.
+        first, second = world['context_initial']
+        batch = {first: bind, second: [
+            dict(op, value=str(uuid.uuid4()))
+            if op['path'] == '/instance_uuid' else op for op in bind]}
     return _req('PATCH', '/v2/accelerator_requests', batch,
-                headers=ADMIN_NOVA)
+                headers=dict(ADMIN_NOVA, **draw(st.sampled_from(
+                    [V2_4, {}]))))
+
+
+# Device contexts (2.4).
+
+CONFIG_KEYS = st.text(min_size=1, max_size=20)
+BAD_CONFIG = st.one_of(
+    JSON_VALUES.filter(lambda v: not isinstance(v, dict)),
+    st.dictionaries(CONFIG_KEYS, SCALARS.filter(
+        lambda v: not isinstance(v, str)), min_size=1, max_size=3),
+    st.dictionaries(CONFIG_KEYS, st.dictionaries(
+        st.text(max_size=3), st.text(max_size=3), max_size=2),
+        min_size=1, max_size=2),
+    st.dictionaries(st.text(alphabet=' !?#%&*()[]{}<>|~"', min_size=1,
+                            max_size=5), st.text(max_size=5),
+                    min_size=1, max_size=2),
+    st.text(min_size=1025, max_size=1100).map(lambda v: {'k': v}),
+    st.integers(min_value=65, max_value=80).map(
+        lambda n: {'k%d' % i: 'v' for i in range(n)}),
+    st.text(min_size=256, max_size=300, alphabet='abc').map(
+        lambda k: {k: 'v'}))
+GOOD_GROUPS = st.just([{'resources:FPGA': '1'}])
+BAD_GROUPS = st.one_of(
+    JSON_VALUES.filter(lambda v: not isinstance(v, list)),
+    st.just([]),
+    st.lists(JSON_VALUES.filter(lambda v: not isinstance(v, dict)),
+             min_size=1, max_size=2),
+    st.lists(st.dictionaries(st.text(max_size=12), st.text(max_size=5),
+                             min_size=1, max_size=3).filter(
+        lambda g: any(not k.strip().startswith(('resources:', 'trait:',
+                                                  'accel:'))
+                      for k in g)), min_size=1, max_size=2),
+    st.sampled_from([
+        [{'trait:OWNER_CYBORG': 'required'}],
+        [{'trait:CUSTOM_X': 'maybe'}],
+        [{'resources:BANANA': '1'}],
+        [{'resources:FPGA': '0'}],
+        [{'resources:FPGA': '2147483648'}],
+        [{'resources:FPGA': '257'}],
+        [{'resources:FPGA': '1', ' resources:FPGA': '1'}],
+        [{'resources:': '1'}]]))
+
+
+@st.composite
+def bad_device_contexts(draw, world):
+    kind = draw(st.sampled_from(['groups', 'config', 'sources', 'field',
+                                 'profile', 'old']))
+    if kind == 'groups':
+        body = {'groups': draw(BAD_GROUPS)}
+    elif kind == 'config':
+        body = {'groups': draw(GOOD_GROUPS), 'config_data': draw(BAD_CONFIG)}
+    elif kind == 'sources':
+        given = draw(st.sampled_from([
+            (), ('groups', 'device_profile_name'),
+            ('groups', 'device_profile_uuid'),
+            ('device_profile_name', 'device_profile_uuid'),
+            ('groups', 'device_profile_name', 'device_profile_uuid')]))
+        values = {'groups': [{'resources:FPGA': '1'}],
+                  'device_profile_name': 'one-fpga',
+                  'device_profile_uuid': str(uuid.uuid4())}
+        body = {key: values[key] for key in given}
+        body['config_data'] = {'k': 'v'}
+    elif kind == 'field':
+        body = draw(st.dictionaries(
+            st.text(max_size=10).filter(lambda k: k not in (
+                'groups', 'config_data', 'device_profile_name',
+                'device_profile_uuid')), JSON_VALUES, min_size=1,
+            max_size=3))
+        body['groups'] = [{'resources:FPGA': '1'}]
+    elif kind == 'profile':
+        body = draw(st.one_of(
+            st.builds(lambda n: {'device_profile_name': n},
+                      st.text(min_size=1, max_size=10).filter(
+                          lambda n: n != 'one-fpga')),
+            st.builds(lambda u: {'device_profile_uuid': u}, NOT_UUIDS),
+            st.builds(lambda u: {'device_profile_uuid': u}, UUIDS),
+            st.just({'device_profile_name': ''}),
+            st.builds(lambda v: {'device_profile_name': v},
+                      SCALARS.filter(lambda v: not isinstance(v, str)))))
+    else:
+        # A good body below 2.4: no such path.
+        return _req('POST', '/v2/device_contexts',
+                    {'groups': [{'resources:FPGA': '1'}]},
+                    headers=draw(st.sampled_from([
+                        {}, {'OpenStack-API-Version': 'accelerator 2.3'}])))
+    return _req('POST', '/v2/device_contexts', body, headers=V2_4)
+
+
+@st.composite
+def bad_arqs_from_contexts(draw, world):
+    kind = draw(st.sampled_from(['below', 'both', 'bad_uuid', 'unknown',
+                                 'bound', 'other_project']))
+    if kind == 'below':
+        body = {'device_context_uuid': world['free_context']}
+        if draw(st.booleans()):
+            body['device_profile_name'] = 'one-fpga'
+        return _req('POST', '/v2/accelerator_requests', body,
+                    headers={'OpenStack-API-Version': draw(st.sampled_from(
+                        ['accelerator 2.0', 'accelerator 2.3']))})
+    headers = dict(V2_4)
+    if kind == 'both':
+        body = {'device_context_uuid': world['free_context'],
+                'device_profile_name': 'one-fpga'}
+    elif kind == 'bad_uuid':
+        body = {'device_context_uuid': draw(st.one_of(
+            NOT_UUIDS, SCALARS.filter(lambda v: not isinstance(v, str))))}
+    elif kind == 'unknown':
+        body = {'device_context_uuid': draw(UUIDS)}
+    elif kind == 'bound':
+        body = {'device_context_uuid': world['bound_context']}
+    else:
+        body = {'device_context_uuid': world['free_context']}
+        headers.update({'X-Roles': 'member', 'X-Project-Id': 'other'})
+    return _req('POST', '/v2/accelerator_requests', body, headers=headers)
+
+
+@st.composite
+def refused_context_deletes(draw, world):
+    target = draw(st.sampled_from([
+        (world['bound_context'], {}),
+        (world['free_context'], {'X-Roles': 'member',
+                                 'X-Project-Id': 'other'}),
+        (draw(UUIDS), {}),
+        (world['free_context'], {'X-Roles': 'reader',
+                                 'X-Project-Id': 'project'}),
+    ]))
+    return _req('DELETE', '/v2/device_contexts/%s' % target[0],
+                headers=dict(V2_4, **target[1]))
 
 
 def malformed_requests(world):
@@ -308,7 +476,9 @@ def malformed_requests(world):
         malformed_item_paths(), wrong_methods(), deep_bodies(),
         bad_media_types(), not_json(), schema_violations(),
         out_of_range_amounts(), empty_delete_lists(), bad_microversions(),
-        useless_filters(), failing_patch_batches(world))
+        useless_filters(), failing_patch_batches(world),
+        bad_device_contexts(world), bad_arqs_from_contexts(world),
+        refused_context_deletes(world))
 
 
 def _send(app, request):

@@ -7,7 +7,13 @@ who wins. What must hold whatever the interleaving:
   the other refused, and the refused ARQ is untouched ("an instance gets
   its ARQs once", which a read before the write cannot guarantee);
 * a delete that lands while a conductor binds the ARQ: the ARQ is gone
-  and no attach handle stays in use.
+  and no attach handle stays in use;
+* two binds of ARQs of one device context to two instances: exactly one
+  is accepted, the context records that instance, the other ARQ is
+  untouched ("a context's ARQs are never bound to two instances");
+* a context's delete racing a bind of its ARQ, or the creation of ARQs
+  from it: one order or the other, never both halves, never a 500 (the
+  transactions take the context row first, then the ARQs: no deadlock).
 """
 
 import json
@@ -33,8 +39,11 @@ NOVA = {'X-Roles': 'admin', 'X-Service-Roles': 'service',
         'X-Project-Id': 'project'}
 
 
-def _request(app, method, path, body=None):
-    req = webob.Request.blank(path, method=method, headers=dict(NOVA))
+def _request(app, method, path, body=None, version=None):
+    headers = dict(NOVA)
+    if version:
+        headers['OpenStack-API-Version'] = 'accelerator %s' % version
+    req = webob.Request.blank(path, method=method, headers=headers)
     if body is not None:
         req.body = json.dumps(body).encode()
         req.content_type = 'application/json'
@@ -128,3 +137,84 @@ def test_a_delete_during_a_bind_frees_the_handle(any_db, api, deployable,
                 any_db, deployable['deployable_id']) if h['in_use']]
     finally:
         manager.binder.close()
+
+
+def test_two_instances_race_for_one_context_one_wins(any_db, api,
+                                                     deployable):
+    for _round in range(ROUNDS):
+        context_id, context_uuid = seed.create_device_context(
+            any_db, [{'resources:FPGA': '2'}], {'k': 'v'})
+        first, second = seed.create_arqs(any_db, None, 2,
+                                         context_id=context_id)
+        instances = [str(uuid.uuid4()), str(uuid.uuid4())]
+
+        statuses = _run_together(*[
+            lambda arq=arq, instance=instance: _request(
+                api, 'PATCH', '/v2/accelerator_requests/%s' % arq,
+                _bind_ops('test-host', deployable['rp_uuid'],
+                          instance)).status_int
+            for arq, instance in zip((first, second), instances,
+                                     strict=True)])
+
+        assert sorted(statuses) == [202, 409], statuses
+        won = statuses.index(202)
+        winner, loser = (first, second) if won == 0 else (second, first)
+        rows = seed.arqs(any_db, [first, second])
+        assert rows[winner]['instance_uuid'] == instances[won]
+        assert (rows[loser]['state'], rows[loser]['instance_uuid'],
+                rows[loser]['bind_seq']) == ('Initial', None, 0)
+        bound = seed.device_context(any_db, context_uuid)
+        assert (bound['state'], bound['instance_uuid']) == (
+            'Bound', instances[won])
+        assert _claims(any_db, instances[1 - won]) == 0
+
+
+def test_a_context_delete_racing_a_bind_of_its_arq(any_db, api,
+                                                   deployable):
+    for _round in range(ROUNDS):
+        context_id, context_uuid = seed.create_device_context(
+            any_db, [{'resources:FPGA': '1'}])
+        [arq] = seed.create_arqs(any_db, None, 1, context_id=context_id)
+        instance = str(uuid.uuid4())
+
+        bind, delete = _run_together(
+            lambda arq=arq, instance=instance: _request(
+                api, 'PATCH', '/v2/accelerator_requests/%s' % arq,
+                _bind_ops('test-host', deployable['rp_uuid'],
+                          instance)).status_int,
+            lambda context_uuid=context_uuid: _request(
+                api, 'DELETE', '/v2/device_contexts/%s' % context_uuid,
+                version='2.4').status_int)
+
+        left = seed.device_context(any_db, context_uuid)
+        if (bind, delete) == (202, 409):
+            assert left['instance_uuid'] == instance
+            assert seed.arqs(any_db, [arq])[arq]['state'] == 'BindStarted'
+        else:
+            # The delete came first: the ARQ went with the context.
+            assert (bind, delete) == (404, 204)
+            assert left is None and seed.arqs(any_db, [arq]) == {}
+            assert _claims(any_db, instance) == 0
+
+
+def test_a_context_delete_racing_arq_creation_from_it(any_db, api):
+    for _round in range(ROUNDS):
+        _id, context_uuid = seed.create_device_context(
+            any_db, [{'resources:FPGA': '1'}])
+
+        create, delete = _run_together(
+            lambda context_uuid=context_uuid: _request(
+                api, 'POST', '/v2/accelerator_requests',
+                {'device_context_uuid': context_uuid},
+                version='2.4').status_int,
+            lambda context_uuid=context_uuid: _request(
+                api, 'DELETE', '/v2/device_contexts/%s' % context_uuid,
+                version='2.4').status_int)
+
+        # Created then deleted with the context, or never created.
+        assert delete == 204 and create in (201, 404), (create, delete)
+        assert seed.device_context(any_db, context_uuid) is None
+        table = models.ExtendedAcceleratorRequest.__table__
+        with any_db.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(
+                table)).scalar() == 0

@@ -148,3 +148,88 @@ def test_deployable_program_command(cli, stub_glance, bind_conf):
 
     [record] = fake.read_regions(bind_conf.state_path).values()
     assert record['sha256'] == hashlib.sha256(b'cli-bitstream').hexdigest()
+
+
+def test_device_context_commands(db, cli, stub_nova, bind_conf):
+    # cyborg's own plugin (its own entry-point group), beside the
+    # accelerator commands of python-openstackclient and
+    # python-cyborgclient, through the same executable and clouds.yaml.
+    cli, rp_uuid, host = cli
+    inline = cli.json('accelerator', 'device', 'context', 'create',
+                      '--group', 'resources:FPGA=1,'
+                      'trait:CUSTOM_FAKE_DEVICE=required',
+                      '--config-data', 'clock_mhz=300',
+                      '--config-data', 'note=a=b')
+    assert inline['state'] == 'Unbound'
+    assert inline['groups'] == [{'resources:FPGA': '1',
+                                 'trait:CUSTOM_FAKE_DEVICE': 'required'}]
+    assert inline['config_data'] == {'clock_mhz': '300', 'note': 'a=b'}
+
+    cli.run('accelerator', 'device', 'profile', 'create',
+            '--group', 'resources:FPGA=1', 'cli-ctx-profile')
+    from_profile = cli.json('accelerator', 'device', 'context', 'create',
+                            '--device-profile', 'cli-ctx-profile')
+    assert from_profile['device_profile_name'] == 'cli-ctx-profile'
+    assert from_profile['groups'] == [{'resources:FPGA': '1'}]
+    [profile] = cli.json('accelerator', 'device', 'profile', 'list')
+    by_uuid = cli.json('accelerator', 'device', 'context', 'create',
+                       '--device-profile', profile['uuid'])
+    assert by_uuid['device_profile_name'] == 'cli-ctx-profile'
+
+    listed = cli.json('accelerator', 'device', 'context', 'list')
+    assert sorted(c['uuid'] for c in listed) == sorted(
+        [inline['uuid'], from_profile['uuid'], by_uuid['uuid']])
+    long_listed = cli.json('accelerator', 'device', 'context', 'list',
+                           '--long')
+    assert {c['uuid']: c['config_data'] for c in long_listed}[
+        inline['uuid']] == {'clock_mhz': '300', 'note': 'a=b'}
+    shown = cli.json('accelerator', 'device', 'context', 'show',
+                     inline['uuid'])
+    assert shown['uuid'] == inline['uuid']
+
+    # The flow: an ARQ from the context (2.4, openstacksdk's proxy as the
+    # CLI's other commands use it), bound: the context is in use.
+    arq = _arq_from_context(cli, inline['uuid'])
+    server = str(uuid.uuid4())
+    stub_nova.add_server(server)
+    cli.json('accelerator', 'arq', 'bind', arq, host, server, rp_uuid)
+    bound = cli.json('accelerator', 'device', 'context', 'show',
+                     inline['uuid'])
+    assert (bound['state'], bound['instance_uuid']) == ('Bound', server)
+    assert fake.read_prepared(bind_conf.state_path)
+    refused = cli.run('accelerator', 'device', 'context', 'delete',
+                      inline['uuid'], check=False)
+    assert refused.returncode != 0
+    assert 'bound to an instance' in refused.stderr
+
+    # The other commands of the namespace still work beside ours.
+    assert [d['hostname'] for d in cli.json('accelerator', 'device',
+                                            'list')] == [host]
+
+    cli.run('accelerator', 'device', 'context', 'delete',
+            from_profile['uuid'], by_uuid['uuid'])
+    missing = cli.run('accelerator', 'device', 'context', 'show',
+                      from_profile['uuid'], check=False)
+    assert missing.returncode != 0
+    assert 'could not be found' in missing.stderr
+    bad = cli.run('accelerator', 'device', 'context', 'create', '--group',
+                  'resources:FPGA=0', check=False)
+    assert bad.returncode != 0 and 'amount of FPGA' in bad.stderr
+    neither = cli.run('accelerator', 'device', 'context', 'create',
+                      check=False)
+    assert neither.returncode != 0
+
+
+def _arq_from_context(cli, context_uuid):
+    """An ARQ made from the context, through the CLI's own SDK connection
+    (no ``openstack accelerator arq create`` option names a context)."""
+    script = (
+        'import json, openstack; '
+        'acc = openstack.connect().accelerator; '
+        'print(acc.post("/accelerator_requests", json={'
+        '"device_context_uuid": %r}, microversion="2.4").json()'
+        '["arqs"][0]["uuid"])' % context_uuid)
+    proc = subprocess.run([sys.executable, '-c', script], env=cli.env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout.strip()

@@ -95,3 +95,47 @@ def test_migrated_schema_takes_what_the_families_need(database_type,
         columns = {c['name'] for c in
                    sa.inspect(engine).get_columns('attach_handles')}
         assert 'missing_since' in columns
+
+
+@pytest.mark.parametrize('database_type', db_fixture.BACKENDS)
+def test_device_contexts_migration_keeps_the_arqs(database_type, tmp_path):
+    # 0005 rebuilds the ARQ table on SQLite (nullable profile, new foreign
+    # key, CHECK): rows made before it, and their profile link, survive.
+    arqs = models.ExtendedAcceleratorRequest.__table__
+    with db_fixture.empty_database(database_type, tmp_path) as engine:
+        migration.upgrade('3f1c9a7be2d4', engine=engine)
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO device_profiles (uuid, name, profile_json) "
+                "VALUES ('00000000-0000-0000-0000-0000000000dd', 'old', "
+                "'{\"groups\": [{\"resources:FPGA\": \"1\"}]}')"))
+            profile_id = conn.execute(sa.text(
+                'SELECT id FROM device_profiles')).scalar()
+            conn.execute(sa.text(
+                "INSERT INTO extended_accelerator_requests (uuid, state, "
+                "substate, device_profile_id, device_profile_group_id, "
+                "instance_uuid, bind_seq) VALUES "
+                "('00000000-0000-0000-0000-0000000000a1', 'Bound', "
+                "'Initial', :profile, 0, "
+                "'00000000-0000-0000-0000-0000000000c1', 3)"),
+                {'profile': profile_id})
+
+        migration.upgrade('head', engine=engine)
+
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(arqs)).mappings().one()
+        assert (row['uuid'], row['state'], row['device_profile_id'],
+                row['device_context_id'], row['instance_uuid'],
+                row['bind_seq']) == (
+            '00000000-0000-0000-0000-0000000000a1', 'Bound', profile_id,
+            None, '00000000-0000-0000-0000-0000000000c1', 3)
+        contexts = models.DeviceContext.__table__
+        with engine.begin() as conn:
+            context_id = conn.execute(sa.insert(contexts).values(
+                uuid='00000000-0000-0000-0000-0000000000cc',
+                state='Released', groups_json='{"groups": []}',
+                config_data='{}')).inserted_primary_key[0]
+            conn.execute(sa.insert(arqs).values(
+                uuid='00000000-0000-0000-0000-0000000000a2',
+                state='Initial', substate='Initial',
+                device_context_id=context_id, device_profile_group_id=0))

@@ -48,6 +48,7 @@ SAMPLE_IDS = {
     '0f9b6a7e-3c1d-4e8a-b2f5-6d4c8e1a9b30': 'FPGA_DEPLOYABLE_RP',
     '5e1d7c3a-8b2f-4a6e-9c0d-3f7b1e5a2c84': 'INSTANCE_UUID',
     '9a3c5e7f-2b4d-4f6a-8c1e-0d2f4a6b8c9e': 'INSTANCE_UUID_3',
+    '3d1f7a2c-6e4b-4c8d-9a0f-5b2e7c9d1a63': 'dc_uuid',
 }
 # Integers the request samples use as ids, likewise.
 SAMPLE_INT_IDS = {('attributes/create-request.json', 'deployable_id'):
@@ -55,7 +56,7 @@ SAMPLE_INT_IDS = {('attributes/create-request.json', 'deployable_id'):
 
 # Keys whose values are identifiers or times: compared by type only.
 VOLATILE = {'uuid', 'created_at', 'updated_at', 'href', 'project_id',
-            'device_id', 'deployable_id', 'rp_uuid', 'next'}
+            'device_id', 'deployable_id', 'rp_uuid', 'next', 'expires_at'}
 
 
 class Step:
@@ -94,6 +95,25 @@ STEPS = [
     Step('GET', '/v2/device_profiles/{dp_name}', 200,
          '/v2/device_profiles/{ident}', version='accelerator 2.2',
          response='device_profiles/show-response.json'),
+
+    Step('POST', '/v2/device_contexts', 201, '/v2/device_contexts',
+         version='accelerator 2.4',
+         request='device_contexts/create-request.json',
+         response='device_contexts/create-response.json',
+         save={'dc_uuid': 'uuid'}),
+    Step('GET', '/v2/device_contexts', 200, '/v2/device_contexts',
+         version='accelerator 2.4',
+         response='device_contexts/list-response.json'),
+    Step('GET', '/v2/device_contexts/{dc_uuid}', 200,
+         '/v2/device_contexts/{uuid}', version='accelerator 2.4',
+         response='device_contexts/show-response.json'),
+    Step('POST', '/v2/accelerator_requests', 201, '/v2/accelerator_requests',
+         version='accelerator 2.4',
+         request='accelerator_requests/create-from-context-request.json',
+         response='accelerator_requests/create-from-context-response.json'),
+    # Deletes the context's unbound ARQ along with it.
+    Step('DELETE', '/v2/device_contexts/{dc_uuid}', 204,
+         '/v2/device_contexts/{uuid}', version='accelerator 2.4'),
 
     Step('POST', '/v2/accelerator_requests', 201, '/v2/accelerator_requests',
          request='accelerator_requests/create-request.json',

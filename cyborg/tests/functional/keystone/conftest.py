@@ -119,6 +119,15 @@ class KeystoneCloud:
         [arq] = resp.json()['arqs']
         return arq['uuid']
 
+    def create_context(self, persona):
+        """A new device context (2.4) in the persona's project; its uuid."""
+        owner = ARQ_OWNER[self.keystone.personas[persona].project]
+        resp = self.call(owner, 'POST', '/v2/device_contexts',
+                         body={'groups': [{'resources:FPGA': '1'}]},
+                         headers={'OpenStack-API-Version': 'accelerator 2.4'})
+        assert resp.status_code == 201, resp.text
+        return resp.json()['uuid']
+
     def bind_ops(self, instance_uuid):
         """The ops of a bind to the fake deployable, as Nova sends them."""
         return [{'op': 'add', 'path': '/hostname', 'value': self.host},

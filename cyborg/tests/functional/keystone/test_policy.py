@@ -51,6 +51,10 @@ RULES = {
     'cyborg:device_profile:get_one': READER_OR_ADMIN,
     'cyborg:device_profile:create': ADMIN,
     'cyborg:device_profile:delete': ADMIN,
+    'cyborg:device_context:get_all': READER_OR_ADMIN,
+    'cyborg:device_context:get_one': READER_OR_ADMIN,
+    'cyborg:device_context:create': MEMBER_OR_SERVICE,
+    'cyborg:device_context:delete': MEMBER_OR_SERVICE,
     'cyborg:arq:get_all': READER_OR_ADMIN,
     'cyborg:arq:get_one': READER_OR_ADMIN,
     'cyborg:arq:create': MEMBER_OR_SERVICE,
@@ -100,6 +104,7 @@ class Things:
         self.attribute_uuid = self.create_attribute()
         self.image_uuid = cloud.glance.add_image(b'policy-bitstream')['id']
         self.arqs = {}
+        self.contexts = {}
 
     def create_attribute(self):
         resp = self.cloud.call(NOVA, 'POST', '/v2/attributes', body={
@@ -113,6 +118,12 @@ class Things:
         if persona not in self.arqs:
             self.arqs[persona] = self.cloud.create_arq(persona)
         return self.arqs[persona]
+
+    def context(self, persona):
+        """A device context of the persona's project that stays."""
+        if persona not in self.contexts:
+            self.contexts[persona] = self.cloud.create_context(persona)
+        return self.contexts[persona]
 
 
 # /v2/device_profiles
@@ -152,6 +163,44 @@ def _delete_profiles(cloud, persona, things):
     profile = cloud.create_profile()
     return cloud.call(persona, 'DELETE',
                       '/v2/device_profiles?value=%s' % profile['name'])
+
+
+# /v2/device_contexts (microversion 2.4)
+
+def _call_24(cloud, persona, method, path, body=None):
+    return cloud.call(persona, method, path, body=body, headers={
+        'OpenStack-API-Version': 'accelerator 2.4'})
+
+
+@case('list device contexts', 'GET', '/v2/device_contexts',
+      'cyborg:device_context:get_all', 200)
+def _list_contexts(cloud, persona, things):
+    return _call_24(cloud, persona, 'GET', '/v2/device_contexts')
+
+
+@case('show a device context', 'GET', '/v2/device_contexts/{uuid}',
+      'cyborg:device_context:get_one', 200)
+def _show_context(cloud, persona, things):
+    return _call_24(cloud, persona, 'GET',
+                    '/v2/device_contexts/%s' % things.context(persona))
+
+
+@case('create a device context', 'POST', '/v2/device_contexts',
+      'cyborg:device_context:create', 201)
+def _create_context(cloud, persona, things):
+    resp = _call_24(cloud, persona, 'POST', '/v2/device_contexts',
+                    body={'groups': [{'resources:FPGA': '1'}]})
+    if resp.status_code == 201:
+        _call_24(cloud, NOVA, 'DELETE',
+                 '/v2/device_contexts/%s' % resp.json()['uuid'])
+    return resp
+
+
+@case('delete a device context', 'DELETE', '/v2/device_contexts/{uuid}',
+      'cyborg:device_context:delete', 204)
+def _delete_context(cloud, persona, things):
+    return _call_24(cloud, persona, 'DELETE',
+                    '/v2/device_contexts/%s' % cloud.create_context(persona))
 
 
 # /v2/accelerator_requests

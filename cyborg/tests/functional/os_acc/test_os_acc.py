@@ -1,4 +1,9 @@
-"""os_acc as a compute service uses it, against the real service in-process."""
+"""os_acc as a compute service uses it, against the real service in-process.
+
+With a flavor naming a device profile and with one naming a device
+context (API 2.4); the XML of every attach type against real devices is
+in cyborg/tests/functional/families/test_os_acc_every_attach_type.py.
+"""
 
 from concurrent import futures
 import uuid
@@ -6,6 +11,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from cyborg.accelerator.drivers import fake
 import os_acc
 from os_acc import attach
 from os_acc import client as client_module
@@ -171,3 +177,74 @@ def test_hostdev_xml_for_pci_and_mdev_handles():
 def test_client_needs_exactly_one_of_endpoint_or_adapter():
     with pytest.raises(ValueError):
         client_module.AcceleratorClient()
+
+
+def _context(client, groups, config_data=None):
+    _, created = client.request(
+        'POST', '/v2/device_contexts', expect=(201,), microversion='2.4',
+        json={'groups': groups, 'config_data': config_data or {}})
+    return created['uuid']
+
+
+def test_acquire_by_device_context_from_a_thread_pool(db, acc, bind_conf):
+    # The seed's pattern: submitted to a ThreadPoolExecutor, the result
+    # (or the PlugException) read from the future.
+    client, rp_uuid, host = acc
+    context_uuid = _context(client, [{'resources:FPGA': '1'}],
+                            {'clock_mhz': '250'})
+    instance = _instance(host)
+    with futures.ThreadPoolExecutor(max_workers=2) as executor:
+        future = executor.submit(
+            os_acc.acquire_accelerators_for_instance, [rp_uuid],
+            {'accel:device_context': context_uuid}, instance, client=client)
+        [attached] = future.result()
+
+    assert attached.config_data == {'clock_mhz': '250'}
+    assert attached.attach_handle_type == 'TEST_PCI'
+    prepared = fake.read_prepared(bind_conf.state_path)
+    assert prepared[attached.attach_handle_uuid]['config_data'] == {
+        'clock_mhz': '250'}
+    _, shown = client.request('GET', '/v2/device_contexts/%s' % context_uuid,
+                              microversion='2.4')
+    assert shown['device_context']['instance_uuid'] == instance.uuid
+
+    # The context is the instance's: another instance cannot have it.
+    with futures.ThreadPoolExecutor(max_workers=1) as executor:
+        future = executor.submit(
+            os_acc.acquire_accelerators_for_instance, [rp_uuid],
+            {'accel:device_context': context_uuid}, _instance(host),
+            client=client)
+        with pytest.raises(os_acc.PlugException, match='409'):
+            future.result()
+
+    with futures.ThreadPoolExecutor(max_workers=1) as executor:
+        executor.submit(os_acc.release_accelerators_for_instance,
+                        instance.uuid, client=client).result()
+    assert _handles_in_use(db) == 0
+    _, shown = client.request('GET', '/v2/device_contexts/%s' % context_uuid,
+                              microversion='2.4')
+    assert shown['device_context']['state'] == 'Released'
+
+
+def test_a_failed_bind_of_a_context_raises_plug_exception(db, acc):
+    client, rp_uuid, host = acc
+    context_uuid = _context(client, [{'resources:FPGA': '1'}],
+                            {fake.REFUSE_KEY: 'yes'})
+    instance = _instance(host)
+    with pytest.raises(os_acc.PlugException, match='failed to bind'):
+        os_acc.acquire_accelerators_for_instance(
+            [rp_uuid], {'accel:device_context': context_uuid}, instance,
+            client=client)
+    # Its ARQs were deleted again, and nothing is held.
+    _, body = client.request(
+        'GET', '/v2/accelerator_requests?instance=%s' % instance.uuid)
+    assert body['arqs'] == []
+    assert _handles_in_use(db) == 0
+
+
+def test_an_unknown_context_raises_plug_exception(acc):
+    client, rp_uuid, host = acc
+    with pytest.raises(os_acc.PlugException, match='404'):
+        os_acc.acquire_accelerators_for_instance(
+            [rp_uuid], {'accel:device_context': str(uuid.uuid4())},
+            _instance(host), client=client)

@@ -87,3 +87,62 @@ def test_program_returns_true_after_programming(conf, serve_agent, context,
                          'fake', checksum=image['checksum']) is True
     assert fake.read_regions(conf.state_path)['0000:0c:00.0'][
         'times_programmed'] == 1
+
+
+def _handle(driver, index=0):
+    handle = driver.discover()[0].deployables[0].attach_handles[index]
+    return {'uuid': str(uuid.uuid4()), 'attach_type': handle.attach_type,
+            'attach_info': handle.info}
+
+
+def test_prepare_hands_config_data_to_the_driver(conf, serve_agent, context):
+    # RPC 1.1: a device context's config data reaches the driver at bind.
+    driver = fake.FakeDriver(conf)
+    agent = serve_agent([driver])
+    controlpath = driver.discover()[0].controlpath.to_dict()
+    handle = _handle(driver)
+
+    assert agent.prepare(context, 'test-host', controlpath, handle, 'fake',
+                         {'clock_mhz': '300'}) is True
+    # Idempotent: a retried bind prepares again, with the same outcome.
+    agent.prepare(context, 'test-host', controlpath, handle, 'FAKE',
+                  {'clock_mhz': '300'})
+
+    record = fake.read_prepared(conf.state_path)[handle['uuid']]
+    assert record == {'config_data': {'clock_mhz': '300'},
+                      'attach_info': handle['attach_info'],
+                      'controlpath': '0000:0c:00.0', 'times_prepared': 2}
+
+
+def test_prepare_by_a_driver_without_config_data_is_refused(
+        conf, sysfs_tree, serve_agent, context):
+    sysfs_fixture.build_t4_vgpu_host(sysfs_tree)
+    agent = serve_agent([fake.FakeDriver(conf),
+                         nvidia_gpu.NvidiaGpuDriver(conf)])
+    controlpath = {'cpid_type': 'PCI', 'info': {
+        'domain': '0000', 'bus': '3b', 'device': '00', 'function': '0'}}
+    handle = {'uuid': str(uuid.uuid4()), 'attach_type': 'PCI',
+              'attach_info': controlpath['info']}
+
+    with pytest.raises(exception.ConfigDataRefused,
+                       match='NVIDIA cannot take the config data.*takes no'):
+        agent.prepare(context, 'test-host', controlpath, handle, 'NVIDIA',
+                      {'a': 'b'})
+    with pytest.raises(exception.InvalidDriver, match='no enabled driver'):
+        agent.prepare(context, 'test-host', controlpath, handle, 'xilinx',
+                      {'a': 'b'})
+    with pytest.raises(exception.Invalid, match='is not a control path'):
+        agent.prepare(context, 'test-host', {'nope': 1}, handle, 'fake',
+                      {'a': 'b'})
+    assert fake.read_prepared(conf.state_path) == {}
+
+
+def test_config_data_the_fake_driver_refuses(conf, serve_agent, context):
+    driver = fake.FakeDriver(conf)
+    agent = serve_agent([driver])
+    controlpath = driver.discover()[0].controlpath.to_dict()
+
+    with pytest.raises(exception.ConfigDataRefused, match='fake.refuse'):
+        agent.prepare(context, 'test-host', controlpath, _handle(driver),
+                      'fake', {fake.REFUSE_KEY: 'yes'})
+    assert fake.read_prepared(conf.state_path) == {}

@@ -31,7 +31,7 @@ def test_every_own_option_is_listed_for_the_generator():
     conf, listed = _registered_cyborg_opts()
     for group_name in ('api', 'agent', 'conductor', 'gpu_devices', 'pci',
                        'nic_devices', 'glance', 'service_user', 'intel_fpga',
-                       'xilinx_fpga', 'cyborg_privsep'):
+                       'xilinx_fpga', 'cyborg_privsep', 'device_contexts'):
         for name in conf[group_name]:
             assert (group_name, name) in listed, (group_name, name)
 
@@ -46,12 +46,13 @@ def test_oslo_config_generator_lists_our_groups(tmp_path):
                     '[gpu_devices]', '[pci]', '[nic_devices]',
                     '[x710_static]', '[glance]', '[nova]', '[placement]',
                     '[service_user]', '[intel_fpga]', '[xilinx_fpga]',
-                    '[cyborg_privsep]'):
+                    '[cyborg_privsep]', '[device_contexts]'):
         assert section in text, section
     for option in ('bind_timeout', 'enabled_drivers', 'passthrough_whitelist',
                    'enabled_vgpu_types', 'public_endpoint', 'sysfs_root',
                    'reconcile_interval', 'enabled_nic_types',
                    'physical_device_mappings', 'function_device_mappings',
                    'ddp_package_mappings', 'fpgaconf_path', 'xbmgmt_path',
-                   'program_timeout', 'helper_command'):
+                   'program_timeout', 'helper_command', 'unused_expiry',
+                   'release_grace', 'purge_interval'):
         assert '\n#%s =' % option in text, option
