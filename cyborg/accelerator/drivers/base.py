@@ -60,6 +60,24 @@ class Driver(abc.ABC):
         """
 
 
+class LogOncePerKey:
+    """Logs a message the first time its key (a PCI address) comes up.
+
+    What a driver cannot offer does not change while the agent runs, and
+    discovery runs every ``[DEFAULT] periodic_interval``: saying it once per
+    agent run keeps the log readable.
+    """
+
+    def __init__(self, logger):
+        self._logger = logger
+        self._seen = set()
+
+    def __call__(self, key, level, message, *args):
+        if key not in self._seen:
+            self._seen.add(key)
+            self._logger.log(level, message, *args)
+
+
 class Programmable(abc.ABC):
     """A driver whose devices take bitstreams (FPGA regions)."""
 

@@ -54,8 +54,7 @@ class HuaweiAscendDriver(base.Driver):
     def __init__(self, conf):
         super().__init__(conf)
         self._sysfs = sysfs.Sysfs.from_conf(conf)
-        # What is logged once per agent run: it does not change.
-        self._logged = set()
+        self._log_once = base.LogOncePerKey(LOG)
 
     def discover(self):
         devices = []
@@ -66,14 +65,14 @@ class HuaweiAscendDriver(base.Driver):
             if model is None:
                 if function.class_code.startswith(
                         PROCESSING_ACCELERATOR_CLASS):
-                    self._log_once(function.address,
+                    self._log_once(function.address, logging.INFO,
                                    'Not offering Huawei processing '
                                    'accelerator %s (19e5:%s): not an Ascend '
                                    'device id this driver knows',
                                    function.address, function.product_id)
                 continue
             if function.is_virtual_function or function.virtfns:
-                self._log_once(function.address,
+                self._log_once(function.address, logging.INFO,
                                'Not offering Ascend %s %s: %s', model,
                                function.address,
                                'it is an SR-IOV VF'
@@ -86,8 +85,3 @@ class HuaweiAscendDriver(base.Driver):
                 driver_name=DRIVER_NAME, resource_class=RESOURCE_CLASS,
                 traits=['CUSTOM_NPU_HUAWEI', 'CUSTOM_NPU_ASCEND_%s' % model]))
         return devices
-
-    def _log_once(self, address, message, *args):
-        if address not in self._logged:
-            self._logged.add(address)
-            LOG.info(message, *args)

@@ -38,7 +38,7 @@ class InspurNvmeSsdDriver(base.Driver):
     def __init__(self, conf):
         super().__init__(conf)
         self._sysfs = sysfs.Sysfs.from_conf(conf)
-        self._logged = set()
+        self._log_once = base.LogOncePerKey(LOG)
 
     def discover(self):
         devices = []
@@ -46,12 +46,11 @@ class InspurNvmeSsdDriver(base.Driver):
             if not is_inspur_nvme_function(function):
                 continue
             if function.is_virtual_function or function.virtfns:
-                if function.address not in self._logged:
-                    self._logged.add(function.address)
-                    LOG.info('Not offering Inspur NVMe %s: it is an SR-IOV '
-                             '%s', function.address,
-                             'VF' if function.is_virtual_function
-                             else 'PF with VFs enabled')
+                self._log_once(function.address, logging.INFO,
+                               'Not offering Inspur NVMe %s: it is an SR-IOV '
+                               '%s', function.address,
+                               'VF' if function.is_virtual_function
+                               else 'PF with VFs enabled')
                 continue
             devices.append(sysfs.whole_function_device(
                 self.conf, function, device_type='SSD',

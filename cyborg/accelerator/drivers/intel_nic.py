@@ -112,7 +112,7 @@ class IntelNicDriver(base.Driver):
         self._sysfs = sysfs.Sysfs.from_conf(conf)
         # The options cannot change without a restart: parse them once.
         self._mappings = parse_mappings(conf)
-        self._conflicts_logged = set()
+        self._log_conflict_once = base.LogOncePerKey(LOG)
 
     def discover(self):
         functions = self._sysfs.pci_functions()
@@ -141,12 +141,11 @@ class IntelNicDriver(base.Driver):
         name = 'Intel %s' % family.controller
         physnets = self._values('physical_device_mappings', pf)
         if len(physnets) > 1:
-            if pf.address not in self._conflicts_logged:
-                self._conflicts_logged.add(pf.address)
-                LOG.error('Not offering %s %s: its interfaces %s map to '
-                          'physnets %s in physical_device_mappings; a port '
-                          'is on one physnet', name, pf.address,
-                          ', '.join(pf.netdevs), ', '.join(physnets))
+            self._log_conflict_once(
+                pf.address, logging.ERROR,
+                'Not offering %s %s: its interfaces %s map to physnets %s in '
+                'physical_device_mappings; a port is on one physnet', name,
+                pf.address, ', '.join(pf.netdevs), ', '.join(physnets))
             return None
         vfs = sriov.usable_vfs(pf, by_address, {family.vf_id}, name)
         if vfs is None:

@@ -88,7 +88,7 @@ class IntelQatDriver(base.Driver):
         self._sysfs = sysfs.Sysfs.from_conf(conf)
         # Unknown co-processors do not change while the agent runs: say so
         # once, not every discovery.
-        self._unknown_logged = set()
+        self._log_once = base.LogOncePerKey(LOG)
 
     def discover(self):
         functions = self._sysfs.pci_functions()
@@ -130,9 +130,7 @@ class IntelQatDriver(base.Driver):
                                resource_class=RESOURCE_CLASS, traits=traits)
 
     def _log_unknown(self, function):
-        if function.address in self._unknown_logged:
-            return
-        self._unknown_logged.add(function.address)
-        LOG.info('Not offering Intel co-processor %s (8086:%s): not a QAT '
-                 'device id this driver knows', function.address,
-                 function.product_id)
+        self._log_once(function.address, logging.INFO,
+                       'Not offering Intel co-processor %s (8086:%s): not a '
+                       'QAT device id this driver knows', function.address,
+                       function.product_id)
