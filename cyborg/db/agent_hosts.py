@@ -85,15 +85,25 @@ def list_hosts(context):
 
 
 @engine.reader
-def list_hosts_not_at(context, agent_rpc_version):
+def list_hosts_not_at(context, agent_rpc_version, seen_since=None,
+                      seen_before=None):
     """Hosts whose last report or heartbeat stated another agent RPC
-    version than ``agent_rpc_version``, or none (NULL), by name."""
+    version than ``agent_rpc_version``, or none (NULL), by name.
+
+    ``seen_since`` / ``seen_before`` keep those last seen at or after /
+    before (or never) that time.
+    """
     table = models.AgentHost.__table__
     column = table.c.agent_rpc_version
+    query = sa.select(table).where(
+        sa.or_(column.is_(None), column != agent_rpc_version))
+    if seen_since is not None:
+        query = query.where(table.c.last_seen_at >= seen_since)
+    if seen_before is not None:
+        query = query.where(sa.or_(table.c.last_seen_at.is_(None),
+                                   table.c.last_seen_at < seen_before))
     return [_host_dict(row) for row in context.session.execute(
-        sa.select(table)
-        .where(sa.or_(column.is_(None), column != agent_rpc_version))
-        .order_by(table.c.hostname))]
+        query.order_by(table.c.hostname))]
 
 
 @engine.writer
