@@ -80,11 +80,6 @@ def version_cap(conf, service, known_versions):
     return value
 
 
-def version_tuple(version):
-    """'1.10' -> (1, 10), for comparing RPC API versions."""
-    return tuple(int(part) for part in version.split('.'))
-
-
 def get_client(transport, topic, version, server=None, timeout=None,
                version_cap=None):
     """An RPC client of ``topic`` at ``version``.
