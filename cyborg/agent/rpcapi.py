@@ -40,7 +40,7 @@ class AgentAPI:
     def check_can_prepare(self):
         """Raise AgentRPCCapped when the cap forbids :meth:`prepare`.
 
-        prepare has no older form to fall back to: config data only an
+        prepare has no older form to fall back to: config data only a
         1.1 agent can apply must fail the bind, clearly, rather than be
         dropped.
         """

@@ -35,7 +35,6 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-import cyborg
 from cyborg.accelerator.drivers import fake
 from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg import context as cyborg_context
@@ -49,7 +48,8 @@ from cyborg.tests.fixtures import servers
 
 # main before conductor RPC 1.1: conductor 1.0, agent 1.1.
 PREVIOUS_RELEASE = '4ca2c29ac603a1e89808f179e259123d9b9719b5'
-REPO = pathlib.Path(cyborg.__file__).resolve().parent.parent
+# The checkout this test file is in (cyborg/tests/functional/conductor/).
+REPO = pathlib.Path(__file__).resolve().parents[4]
 WAIT_SECONDS = 90
 CONFIG_DATA = {'clock_mhz': '300'}
 
@@ -73,7 +73,12 @@ def previous_release(tmp_path_factory):
          'cyborg'], capture_output=True, check=True)
     root = tmp_path_factory.mktemp('previous-release')
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(root, filter='data')
+        # Our own history, but extraction filters exist only in newer
+        # Pythons (3.11.4+, and some 3.8-3.10 patch releases).
+        if hasattr(tarfile, 'data_filter'):
+            tar.extractall(root, filter='data')
+        else:
+            tar.extractall(root)
     # The export is the old code indeed: its conductor API is 1.0.
     assert "RPC_API_VERSION = '1.0'" in (
         root / 'cyborg' / 'conductor' / 'rpcapi.py').read_text()
