@@ -192,7 +192,7 @@ def _assert_reports_and_heartbeats(cloud, name):
     return cloud.host(name)
 
 
-def _bind_with_config_data(cloud, name, state, conductor_cap=None):
+def _bind_with_config_data(cloud, name, conductor_cap=None):
     """Bind an ARQ of a device context with config data on the host's fake
     FPGA, as the API would; the ARQ's row once resolved."""
     deployable = cloud.deployable(name)
@@ -221,8 +221,16 @@ def _resolved(engine, arq_uuid):
 
 
 def _prepared_handles(state):
+    """{handle uuid: config data} the agent's fake driver was given."""
     return {handle_uuid: record['config_data'] for handle_uuid, record in
             fake.read_prepared(str(state)).items()}
+
+
+def _held_handle(cloud, name, row):
+    [handle] = [h['uuid'] for h in seed.handles(
+        cloud.engine, cloud.deployable(name)['id'])
+        if h['id'] == row['attach_handle_id']]
+    return handle
 
 
 @proc_fixture.rabbitmq
@@ -234,10 +242,11 @@ def test_an_old_agent_works_with_a_new_conductor(cloud, previous_release):
     # The old agent spoke conductor RPC 1.0: no version stated.
     assert host['agent_rpc_version'] is None
 
-    row = _bind_with_config_data(cloud, name, state)
+    row = _bind_with_config_data(cloud, name)
     assert (row['state'], row['bind_error']) == ('Bound', None)
     # The config data reached the old agent's driver, for the bound handle.
-    assert list(_prepared_handles(state).values()) == [CONFIG_DATA]
+    assert _prepared_handles(state) == {
+        _held_handle(cloud, name, row): CONFIG_DATA}
     cloud.processes.check_alive()
 
 
@@ -251,9 +260,10 @@ def test_a_capped_new_agent_works_with_an_old_conductor(cloud,
     host = _assert_reports_and_heartbeats(cloud, name)
     assert host['agent_rpc_version'] is None
 
-    row = _bind_with_config_data(cloud, name, state, conductor_cap='1.0')
+    row = _bind_with_config_data(cloud, name, conductor_cap='1.0')
     assert (row['state'], row['bind_error']) == ('Bound', None)
-    assert list(_prepared_handles(state).values()) == [CONFIG_DATA]
+    assert _prepared_handles(state) == {
+        _held_handle(cloud, name, row): CONFIG_DATA}
 
     # Without the cap, the 1.1 form is refused by the old conductor: the
     # uncapped agent's reports never land.
