@@ -13,6 +13,10 @@ its uuid. We verify it in Placement (it exists and carries the host's name)
 the first time we see that (host, uuid) pair, and trust the recorded pair
 afterwards, so a steady host's reports cost no Placement read. A host whose
 provider is unknown is refused with UnknownHost before the DB is touched.
+
+Devices that came or went are notified (``device.create.end``,
+``device.delete.end``) once the diff is committed and the Placement sync
+was tried, whatever its result: the DB is what the API shows.
 """
 
 import logging
@@ -29,6 +33,7 @@ from cyborg.db import attributes
 from cyborg.db import host_reports
 from cyborg.db import models
 from cyborg import exception
+from cyborg import notifications
 
 LOG = logging.getLogger(__name__)
 
@@ -163,14 +168,14 @@ def verify_compute_node(context, client, hostname, compute_rp_uuid):
 
 
 def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
-                 report, fingerprint):
+                 report, fingerprint, notifier=None):
     """Apply a full report; return a summary dict of what changed.
 
     ``sync`` is the conductor's PlacementSync, ``client`` its
     PlacementClient. Raises InvalidReport or UnknownHost with nothing
     written, ReportConflict when the DB kept colliding with concurrent
     writers, PlacementUnavailable when the compute node could not be
-    checked.
+    checked. ``notifier``: the conductor's notifications.Notifier.
     """
     devices = parse_report(hostname, report)
     # Cheap and local: refuse a bad report before asking Placement anything.
@@ -182,6 +187,25 @@ def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
                       if dep.resource_class}
     outcome = _apply_to_db(context, hostname, rpc_host, compute_rp_uuid,
                            usable, fingerprint, provider_uuids)
+    try:
+        return _sync_placement(context, sync, hostname, fingerprint, outcome)
+    finally:
+        if notifier is not None:
+            notify_devices(context, notifier, outcome)
+
+
+def notify_devices(context, notifier, outcome):
+    """One notification per device a committed report added or removed."""
+    for event, changed in (
+            (notifications.DEVICE_CREATE_END, outcome.devices_created),
+            (notifications.DEVICE_DELETE_END, outcome.devices_deleted)):
+        for device in changed:
+            notifier.info(context, event, notifications.device_payload(
+                device, device['deployables']))
+
+
+def _sync_placement(context, sync, hostname, fingerprint, outcome):
+    """Bring Placement in line with the committed report; the summary."""
     summary = outcome.summary()
     if outcome.missing:
         LOG.warning('Host %s no longer reports deployables %s, which are '
