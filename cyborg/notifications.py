@@ -110,6 +110,12 @@ class Notifier:
     def enabled(self):
         return self._notifier is not None
 
+    def close(self):
+        """Release the notification transport's connections."""
+        if self._notifier is not None:
+            self._notifier.transport.cleanup()
+            self._notifier = None
+
     def info(self, context, event_type, payload):
         self._emit(context, event_type, payload, 'info')
 

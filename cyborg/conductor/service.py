@@ -70,6 +70,7 @@ class Conductor:
 
     def close(self):
         self.binder.close()
+        self.notifier.close()
 
 
 def glance_client_from_conf(conf):
