@@ -16,6 +16,7 @@ from cyborg.accelerator.drivers import fake
 from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg import context as cyborg_context
 from cyborg import notifications
+from cyborg.tests.fixtures import binding as seed
 from cyborg.tests.fixtures import processes
 from cyborg.tests.functional.notifications import conftest
 
@@ -194,6 +195,29 @@ def test_every_event_is_notified(db, bind_conf, placement_conf, transport,
         assert refused.payload['deployable_uuid'] == dep_uuid
         assert refused.payload['error']
 
+        # A bind whose profile wants another bitstream programs it first.
+        wanted = stub_glance.add_image(b'another bitstream')
+        nova.profile('with-bitstream', {
+            'resources:FPGA': '1', 'accel:bitstream_id': wanted['id']})
+        programmed_arq, third = nova.arq('with-bitstream'), str(uuid.uuid4())
+        nova.bind(programmed_arq, host, rp_uuid, third)
+        for_bind = sink.wait_for(notifications.DEPLOYABLE_PROGRAM_END,
+                                 image_uuid=wanted['id'])
+        assert (for_bind.payload['arq_uuid'],
+                for_bind.payload['deployable_uuid']) == (programmed_arq,
+                                                         dep_uuid)
+        bound_after = sink.wait_for(notifications.ARQ_BIND_END,
+                                    arq_uuid=programmed_arq)
+        _assert_arq_ids(bound_after, programmed_arq, third, host, rp_uuid,
+                        'with-bitstream')
+        nova.call('DELETE', '/v2/accelerator_requests', 204,
+                  params={'instance': third})
+        deleted = sink.wait_for(notifications.ARQ_DELETE_END,
+                                arq_uuid=programmed_arq)
+        assert (deleted.payload['state'], deleted.payload['instance_uuid'],
+                deleted.payload['attach_handle_uuid']) == (
+            'Bound', third, bound_after.payload['attach_handle_uuid'])
+
         # The card is gone from the host's next report.
         summary = _play_empty_report(bind_conf, transport, service)
         assert summary['deleted'] == 1
@@ -207,11 +231,11 @@ def test_every_event_is_notified(db, bind_conf, placement_conf, transport,
     counts = sink.counts()
     assert counts == {
         notifications.DEVICE_CREATE_END: 1,
-        notifications.ARQ_BIND_END: 1, notifications.ARQ_BIND_ERROR: 1,
-        notifications.ARQ_UNBIND_END: 1, notifications.ARQ_DELETE_END: 1,
+        notifications.ARQ_BIND_END: 2, notifications.ARQ_BIND_ERROR: 1,
+        notifications.ARQ_UNBIND_END: 1, notifications.ARQ_DELETE_END: 2,
         notifications.DEVICE_DISABLE_END: 1,
         notifications.DEVICE_ENABLE_END: 1,
-        notifications.DEPLOYABLE_PROGRAM_END: 1,
+        notifications.DEPLOYABLE_PROGRAM_END: 2,
         notifications.DEPLOYABLE_PROGRAM_ERROR: 1,
         notifications.DEVICE_DELETE_END: 1}, counts
 
@@ -228,8 +252,8 @@ def test_nothing_is_sent_by_default(db, bind_conf, placement_conf,
         nova.profile('plain', {'resources:FPGA': '1'})
         arq_uuid = nova.arq('plain')
         nova.bind(arq_uuid, service.host, service.rp_uuid, str(uuid.uuid4()))
-        conftest.seed.wait_for(
-            lambda: conftest.seed.arqs(db, [arq_uuid])[arq_uuid]['state']
+        seed.wait_for(
+            lambda: seed.arqs(db, [arq_uuid])[arq_uuid]['state']
             == 'Bound', what='the bind')
         nova.unbind(arq_uuid)
         nova.call('DELETE', '/v2/accelerator_requests', 204,
@@ -245,6 +269,32 @@ def test_nothing_is_sent_by_default(db, bind_conf, placement_conf,
     marker.info(None, 'test.marker', {})
     marker.error(None, 'test.marker', {})
     marker.close()
-    conftest.seed.wait_for(lambda: len(sink.of('test.marker')) == 2,
+    seed.wait_for(lambda: len(sink.of('test.marker')) == 2,
                            what='the markers')
     assert [n.event_type for n in sink.received()] == ['test.marker'] * 2
+
+
+@processes.rabbitmq
+def test_deleting_a_device_context_notifies_its_arqs(
+        db, bind_conf, placement_conf, transport, topic, sink):
+    conftest.point_notifications(bind_conf, topic)
+    with conftest.running(db, bind_conf, placement_conf,
+                          transport) as service:
+        nova = Nova(service.endpoint)
+        nova.session.headers['OpenStack-API-Version'] = 'accelerator 2.4'
+        context_uuid = nova.call(
+            'POST', '/v2/device_contexts', 201,
+            json={'groups': [{'resources:FPGA': '1'}]}).json()['uuid']
+        resp = nova.call('POST', '/v2/accelerator_requests', 201,
+                         json={'device_context_uuid': context_uuid})
+        [arq_uuid] = [arq['uuid'] for arq in resp.json()['arqs']]
+        nova.call('DELETE', '/v2/device_contexts/%s' % context_uuid, 204)
+        deleted = sink.wait_for(notifications.ARQ_DELETE_END,
+                                arq_uuid=arq_uuid)
+    # Never bound: no host, instance or provider; made from a context,
+    # so no profile either.
+    assert deleted.payload['state'] == 'Initial'
+    assert deleted.payload['project_id'] == PROJECT
+    assert [deleted.payload[key] for key in (
+        'instance_uuid', 'hostname', 'device_rp_uuid',
+        'device_profile_name')] == [None] * 4
