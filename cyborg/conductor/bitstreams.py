@@ -36,8 +36,8 @@ import time
 from oslo_utils import timeutils
 
 from cyborg.accelerator.drivers import fpga
-from cyborg.db import arqs
 from cyborg.conductor import agent_calls
+from cyborg.db import arqs
 from cyborg.db import deployables
 from cyborg import exception
 from cyborg import notifications
