@@ -15,8 +15,9 @@ afterwards, so a steady host's reports cost no Placement read. A host whose
 provider is unknown is refused with UnknownHost before the DB is touched.
 
 Devices that came or went are notified (``device.create.end``,
-``device.delete.end``) once the diff is committed and the Placement sync
-was tried, whatever its result: the DB is what the API shows.
+``device.delete.end``, through the conductor's notifier that
+:func:`apply_report` is given) once the diff is committed: the DB is what
+the API shows, and Placement follows it right after.
 """
 
 import logging
@@ -175,7 +176,7 @@ def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
     PlacementClient. Raises InvalidReport or UnknownHost with nothing
     written, ReportConflict when the DB kept colliding with concurrent
     writers, PlacementUnavailable when the compute node could not be
-    checked. ``notifier``: the conductor's notifications.Notifier.
+    checked.
     """
     devices = parse_report(hostname, report)
     # Cheap and local: refuse a bad report before asking Placement anything.
@@ -187,26 +188,9 @@ def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
                       if dep.resource_class}
     outcome = _apply_to_db(context, hostname, rpc_host, compute_rp_uuid,
                            usable, fingerprint, provider_uuids)
-    try:
-        return _sync_placement(context, sync, hostname, fingerprint, outcome)
-    finally:
-        if notifier is not None:
-            notify_devices(context, notifier, outcome)
-
-
-def notify_devices(context, notifier, outcome):
-    """One notification per device a committed report added or removed."""
-    for event, changed in (
-            (notifications.DEVICE_CREATE_END, outcome.devices_created),
-            (notifications.DEVICE_DELETE_END, outcome.devices_deleted)):
-        for device in changed:
-            notifier.info(context, event, notifications.device_payload(
-                device, device['deployables']))
-
-
-def _sync_placement(context, sync, hostname, fingerprint, outcome):
-    """Bring Placement in line with the committed report; the summary."""
     summary = outcome.summary()
+    if notifier is not None:
+        notify_devices(context, notifier, outcome)
     if outcome.missing:
         LOG.warning('Host %s no longer reports deployables %s, which are '
                     'still held by accelerator requests; keeping them as '
@@ -225,6 +209,16 @@ def _sync_placement(context, sync, hostname, fingerprint, outcome):
     summary['placement_in_sync'] = not (result.failed or result.refused)
     summary['providers_written'] = len(result.written)
     return summary
+
+
+def notify_devices(context, notifier, outcome):
+    """One notification per device a committed report added or removed."""
+    for event, changed in (
+            (notifications.DEVICE_CREATE_END, outcome.devices_created),
+            (notifications.DEVICE_DELETE_END, outcome.devices_deleted)):
+        for device in changed:
+            notifier.info(context, event, notifications.device_payload(
+                device, device['deployables']))
 
 
 def _is_retriable(exc):
