@@ -89,19 +89,22 @@ class NotificationContext(messaging.Serializer):
 class Notifier:
     """Emits cyborg's notifications; a disabled one emits nothing.
 
-    ``from_conf`` is the way to build one. ``transport`` overrides the
-    notification transport (tests).
+    Wraps an oslo.messaging Notifier (``notifier``; None: disabled).
+    Services build theirs with :meth:`from_conf`.
     """
 
     def __init__(self, notifier=None):
         self._notifier = notifier
 
     @classmethod
-    def from_conf(cls, conf, transport=None):
+    def from_conf(cls, conf):
+        """The Notifier [oslo_messaging_notifications] describes."""
         if not drivers_configured(conf):
             return cls()
+        # The exchange notifications go to is [DEFAULT] control_exchange,
+        # "cyborg" unless an operator changed it, as for our RPC.
         rpc.set_defaults(conf)
-        transport = transport or messaging.get_notification_transport(conf)
+        transport = messaging.get_notification_transport(conf)
         return cls(messaging.Notifier(
             transport, publisher_id='%s.%s' % (PUBLISHER, conf.host),
             serializer=NotificationContext()))
