@@ -13,6 +13,11 @@ its uuid. We verify it in Placement (it exists and carries the host's name)
 the first time we see that (host, uuid) pair, and trust the recorded pair
 afterwards, so a steady host's reports cost no Placement read. A host whose
 provider is unknown is refused with UnknownHost before the DB is touched.
+
+Devices that came or went are notified (``device.create.end``,
+``device.delete.end``, through the conductor's notifier that
+:func:`apply_report` is given) once the diff is committed: the DB is what
+the API shows, and Placement follows it right after.
 """
 
 import logging
@@ -29,6 +34,7 @@ from cyborg.db import attributes
 from cyborg.db import host_reports
 from cyborg.db import models
 from cyborg import exception
+from cyborg import notifications
 
 LOG = logging.getLogger(__name__)
 
@@ -163,7 +169,7 @@ def verify_compute_node(context, client, hostname, compute_rp_uuid):
 
 
 def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
-                 report, fingerprint):
+                 report, fingerprint, notifier=None):
     """Apply a full report; return a summary dict of what changed.
 
     ``sync`` is the conductor's PlacementSync, ``client`` its
@@ -183,6 +189,8 @@ def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
     outcome = _apply_to_db(context, hostname, rpc_host, compute_rp_uuid,
                            usable, fingerprint, provider_uuids)
     summary = outcome.summary()
+    if notifier is not None:
+        notify_devices(context, notifier, outcome)
     if outcome.missing:
         LOG.warning('Host %s no longer reports deployables %s, which are '
                     'still held by accelerator requests; keeping them as '
@@ -201,6 +209,16 @@ def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
     summary['placement_in_sync'] = not (result.failed or result.refused)
     summary['providers_written'] = len(result.written)
     return summary
+
+
+def notify_devices(context, notifier, outcome):
+    """One notification per device a committed report added or removed."""
+    for event, changed in (
+            (notifications.DEVICE_CREATE_END, outcome.devices_created),
+            (notifications.DEVICE_DELETE_END, outcome.devices_deleted)):
+        for device in changed:
+            notifier.info(context, event, notifications.device_payload(
+                device, device['deployables']))
 
 
 def _is_retriable(exc):
