@@ -23,6 +23,7 @@ from cyborg.db import arq_states
 from cyborg.db import device_contexts as dc_db
 from cyborg.db import device_profiles as dp_db
 from cyborg.db import engine as db_engine
+from cyborg import notifications
 
 RESOURCE = 'device_contexts'
 
@@ -107,7 +108,7 @@ def delete_device_context(req, uuid):
     released = delete_with_arqs(ctx, uuid,
                                 describe_arqs=req.services.notifier.enabled)
     arq_handlers.after_release(req, ctx, released,
-                               arq_handlers.notifications.ARQ_DELETE_END)
+                               notifications.ARQ_DELETE_END)
     return common.empty_response(204)
 
 
