@@ -58,6 +58,7 @@ from cyborg.db import devices
 from cyborg.db import engine as db_engine
 from cyborg.db import nova_event_outbox
 from cyborg import exception
+from cyborg import notifications
 
 LOG = logging.getLogger(__name__)
 
@@ -178,6 +179,8 @@ class _Attempt:
     arq: dict
     owner: str
     deadline: datetime.datetime
+    # What the bind read when it took the lease (names for notifications).
+    inputs: arqs.BindInputs = None
     # The MDEV handle whose mdev this run asked an agent to create.
     mdev_handle: dict = None
     mdev_host: str = None
@@ -227,14 +230,16 @@ class Binder:
     """Runs binds on a thread pool; one per conductor process.
 
     ``agent`` is the conductor's AgentCalls, ``programmer`` its
-    bitstreams.Programmer, ``events`` its nova_events.EventDelivery.
+    bitstreams.Programmer, ``events`` its nova_events.EventDelivery,
+    ``notifier`` its notifications.Notifier (none sent without one).
     """
 
-    def __init__(self, conf, agent, programmer, events):
+    def __init__(self, conf, agent, programmer, events, notifier=None):
         self._conf = conf
         self.agent = agent
         self.programmer = programmer
         self._events = events
+        self._notifier = notifier or notifications.Notifier()
         # False without a Nova to tell: outcomes' events are recorded as
         # given up (see nova_event_outbox.queue_event), none delivered.
         self._nova_enabled = events.enabled
@@ -291,8 +296,10 @@ class Binder:
         arq = start.arq
         if start.outcome == arq_states.BOUND:
             self._log_bound(arq, start.handle)
+            self._notify_outcome(context, start.inputs, arq_states.BOUND,
+                                 start.handle)
             return arq_states.BOUND
-        attempt = _Attempt(arq, owner, self._deadline(arq))
+        attempt = _Attempt(arq, owner, self._deadline(arq), start.inputs)
         try:
             if timeutils.utcnow() >= attempt.deadline:
                 raise exception.BindTimedOut(seconds=self._conf.bind_timeout)
@@ -316,7 +323,24 @@ class Binder:
             self._after_losing_bind(context, attempt)
             return None
         self._log_bound(arq, handle)
+        self._notify_outcome(context, start.inputs, arq_states.BOUND, handle)
         return arq_states.BOUND
+
+    def _notify_outcome(self, context, inputs, outcome, handle=None,
+                        error=None):
+        """accelerator_request.bind.end or .error, once it is committed."""
+        arq = dict(inputs.arq, device_profile_name=inputs.device_profile_name)
+        deployable = inputs.deployable or {}
+        payload = notifications.arq_payload(
+            arq, state=outcome, previous_state=inputs.arq['state'],
+            error=error, attach_handle=handle,
+            deployable_uuid=deployable.get('uuid'),
+            device_uuid=inputs.device_uuid)
+        if outcome == arq_states.BOUND:
+            self._notifier.info(context, notifications.ARQ_BIND_END, payload)
+        else:
+            self._notifier.error(context, notifications.ARQ_BIND_ERROR,
+                                 payload)
 
     def _deadline(self, arq):
         started = arq['bind_started_at'] or timeutils.utcnow()
@@ -375,7 +399,8 @@ class Binder:
                         context, deployable, inputs.controlpaths,
                         inputs.agent_host, image, function_id,
                         timeout=self._remote_timeout(attempt),
-                        arq_id=arq['id'], lease_owner=attempt.owner)
+                        arq_id=arq['id'], lease_owner=attempt.owner,
+                        arq_uuid=arq['uuid'])
                     if handle is None:
                         handle = self._claim(context, attempt, deployable,
                                              image['id'])
@@ -440,6 +465,8 @@ class Binder:
             return None
         LOG.warning('Binding ARQ %s (instance %s) failed: %s', arq['uuid'],
                     arq['instance_uuid'], reason)
+        self._notify_outcome(context, attempt.inputs, arq_states.BIND_FAILED,
+                             error=reason)
         return arq_states.BIND_FAILED
 
     def _remove_held_mdev(self, context, attempt):

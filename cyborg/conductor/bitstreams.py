@@ -22,6 +22,10 @@ want different bitstreams on one free card take turns, and a bind keeps
 the lease until it has claimed its attach handle, so the next one finds
 the card in use and fails cleanly instead of reprogramming it from under
 the first (or, wanting the same bitstream, skips programming).
+
+Each programming the agent was asked for ends in one notification:
+``deployable.program.end`` once it is recorded, ``deployable.program.error``
+when the agent failed or the result could not be recorded.
 """
 
 import contextlib
@@ -32,9 +36,11 @@ import time
 from oslo_utils import timeutils
 
 from cyborg.accelerator.drivers import fpga
+from cyborg.conductor import agent_calls
 from cyborg.db import arqs
 from cyborg.db import deployables
 from cyborg import exception
+from cyborg import notifications
 
 LOG = logging.getLogger(__name__)
 
@@ -102,13 +108,15 @@ class Programmer:
 
     ``glance`` is a GlanceClient; ``agent`` the conductor's agent caller
     (its ``program`` method raises AgentUnreachable when the agent does not
-    answer in time); ``placement_sync`` the conductor's PlacementSync.
+    answer in time); ``placement_sync`` the conductor's PlacementSync;
+    ``notifier`` its notifications.Notifier (none sent without one).
     """
 
-    def __init__(self, glance, agent, placement_sync):
+    def __init__(self, glance, agent, placement_sync, notifier=None):
         self.glance = glance
         self._agent = agent
         self._placement_sync = placement_sync
+        self._notifier = notifier or notifications.Notifier()
 
     def requested_image(self, group):
         """(image dict, function id or None) the group asks for.
@@ -142,14 +150,16 @@ class Programmer:
 
     def ensure_programmed(self, context, deployable, controlpaths,
                           agent_host, image, function_id, timeout,
-                          arq_id=None, force=False, lease_owner=None):
+                          arq_id=None, force=False, lease_owner=None,
+                          arq_uuid=None):
         """Make the deployable hold ``image``; True when it was programmed.
 
         Call it holding the deployable's :func:`programming_lease` as
         ``lease_owner``, with the deployable that lease yielded. Skips the
         agent when the deployable already holds the image (unless
         ``force``). ``arq_id``: the ARQ binding, whose own handle does not
-        count as "in use by others". The function trait is brought in line
+        count as "in use by others" (``arq_uuid``: its uuid, for the
+        notification). The function trait is brought in line
         either way (it is idempotent and cheap when already right).
         """
         programmed = False
@@ -165,17 +175,19 @@ class Programmer:
                     reason='the device of deployable %s has %d control '
                            'paths, programming needs exactly one'
                            % (deployable['uuid'], len(controlpaths)))
-            self._agent.program(context, agent_host, controlpaths[0], image,
-                                deployable['driver_name'], timeout=timeout)
-            # Recorded only after the agent succeeded: a failed attempt
-            # must not make the next bind skip programming.
-            if not deployables.record_bitstream(
-                    context, deployable['id'], image['id'], function_id,
-                    lease_owner=lease_owner):
-                raise exception.ProgrammingFailed(
-                    target='deployable %s' % deployable['uuid'],
-                    reason='its programming lease ran out before the '
-                           'result was recorded')
+            payload = notifications.program_payload(
+                deployable, agent_host, image['id'], function_id, arq_uuid)
+            try:
+                self._program(context, deployable, controlpaths[0],
+                              agent_host, image, function_id, timeout,
+                              lease_owner)
+            except Exception as exc:
+                payload['error'] = agent_calls.describe_error(exc)
+                self._notifier.error(
+                    context, notifications.DEPLOYABLE_PROGRAM_ERROR, payload)
+                raise
+            self._notifier.info(context, notifications.DEPLOYABLE_PROGRAM_END,
+                                payload)
             programmed = True
             LOG.info('Programmed bitstream %s on deployable %s (host %s)',
                      image['id'], deployable['uuid'], agent_host)
@@ -186,3 +198,17 @@ class Programmer:
             self._placement_sync.set_function_trait(deployable['rp_uuid'],
                                                     trait)
         return programmed
+
+    def _program(self, context, deployable, controlpath, agent_host, image,
+                 function_id, timeout, lease_owner):
+        self._agent.program(context, agent_host, controlpath, image,
+                            deployable['driver_name'], timeout=timeout)
+        # Recorded only after the agent succeeded: a failed attempt must
+        # not make the next bind skip programming.
+        if not deployables.record_bitstream(
+                context, deployable['id'], image['id'], function_id,
+                lease_owner=lease_owner):
+            raise exception.ProgrammingFailed(
+                target='deployable %s' % deployable['uuid'],
+                reason='its programming lease ran out before the result '
+                       'was recorded')

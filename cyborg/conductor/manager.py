@@ -11,9 +11,12 @@ than as a logged server-side failure:
 * an admin's programming of a deployable: ``bitstreams.Programmer``.
 
 The collaborators are built once per conductor by ``service.py`` and
-passed in. The client side is ``cyborg.conductor.rpcapi``.
+passed in, the notifier too: device events are sent from here and from
+``reports``, once the change is committed. The client side is
+``cyborg.conductor.rpcapi``.
 """
 
+import logging
 import uuid
 
 import oslo_messaging as messaging
@@ -23,7 +26,11 @@ from cyborg.conductor import bitstreams
 from cyborg.conductor import reports
 from cyborg.db import agent_hosts
 from cyborg.db import deployables
+from cyborg.db import devices
 from cyborg import exception
+from cyborg import notifications
+
+LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
@@ -36,11 +43,13 @@ class ConductorManager:
 
     target = messaging.Target(version='1.1')
 
-    def __init__(self, conf, placement_client, placement_sync, binder):
+    def __init__(self, conf, placement_client, placement_sync, binder,
+                 notifier=None):
         self._conf = conf
         self._placement = placement_client
         self.placement_sync = placement_sync
         self.binder = binder
+        self.notifier = notifier or notifications.Notifier()
 
     # Agents
 
@@ -58,7 +67,8 @@ class ConductorManager:
         return reports.apply_report(context, self.placement_sync,
                                     self._placement, hostname, rpc_host,
                                     compute_rp_uuid, report, fingerprint,
-                                    agent_rpc_version=agent_rpc_version)
+                                    agent_rpc_version=agent_rpc_version,
+                                    notifier=self.notifier)
 
     @messaging.expected_exceptions(exception.InvalidReport)
     def heartbeat(self, context, hostname, fingerprint,
@@ -75,9 +85,34 @@ class ConductorManager:
                                    exception.PlacementUnavailable,
                                    exception.PlacementConflict)
     def set_device_status(self, context, device_uuid, status):
-        """Enable or disable a device; returns {uuid, status}."""
-        return self.placement_sync.set_device_status(context, device_uuid,
-                                                     status)
+        """Enable or disable a device; returns {uuid, status}.
+
+        Notified once DB and Placement agree (a failed call is retried by
+        its caller, and notified then).
+        """
+        result = self.placement_sync.set_device_status(context, device_uuid,
+                                                       status)
+        if self.notifier.enabled:
+            try:
+                self._notify_status(context, result)
+            except Exception:
+                LOG.exception('Could not notify the status of device %s',
+                              device_uuid)
+        return result
+
+    def _notify_status(self, context, result):
+        try:
+            device = devices.get_device(context, result['uuid'])
+        except exception.DeviceNotFound:
+            return  # removed by a report meanwhile, which notified that
+        # The status this call set, even if another call changed it since.
+        device['status'] = result['status']
+        payload = notifications.device_payload(
+            device, deployables.list_of_device(context, device['id']))
+        event = (notifications.DEVICE_ENABLE_END
+                 if result['status'] == 'enabled'
+                 else notifications.DEVICE_DISABLE_END)
+        self.notifier.info(context, event, payload)
 
     # ARQs
 

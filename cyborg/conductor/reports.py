@@ -13,6 +13,11 @@ its uuid. We verify it in Placement (it exists and carries the host's name)
 the first time we see that (host, uuid) pair, and trust the recorded pair
 afterwards, so a steady host's reports cost no Placement read. A host whose
 provider is unknown is refused with UnknownHost before the DB is touched.
+
+Devices that came or went are notified (``device.create.end``,
+``device.delete.end``, through the conductor's notifier that
+:func:`apply_report` is given) once the diff is committed: the DB is what
+the API shows, and Placement follows it right after.
 """
 
 import logging
@@ -30,6 +35,7 @@ from cyborg.db import attributes
 from cyborg.db import host_reports
 from cyborg.db import models
 from cyborg import exception
+from cyborg import notifications
 
 LOG = logging.getLogger(__name__)
 
@@ -181,7 +187,7 @@ def verify_compute_node(context, client, hostname, compute_rp_uuid):
 
 
 def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
-                 report, fingerprint, agent_rpc_version=None):
+                 report, fingerprint, agent_rpc_version=None, notifier=None):
     """Apply a full report; return a summary dict of what changed.
 
     ``sync`` is the conductor's PlacementSync, ``client`` its
@@ -204,6 +210,8 @@ def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
                            usable, fingerprint, provider_uuids,
                            agent_rpc_version)
     summary = outcome.summary()
+    if notifier is not None:
+        notify_devices(context, notifier, outcome)
     if outcome.missing:
         LOG.warning('Host %s no longer reports deployables %s, which are '
                     'still held by accelerator requests; keeping them as '
@@ -222,6 +230,16 @@ def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
     summary['placement_in_sync'] = not (result.failed or result.refused)
     summary['providers_written'] = len(result.written)
     return summary
+
+
+def notify_devices(context, notifier, outcome):
+    """One notification per device a committed report added or removed."""
+    for event, changed in (
+            (notifications.DEVICE_CREATE_END, outcome.devices_created),
+            (notifications.DEVICE_DELETE_END, outcome.devices_deleted)):
+        for device in changed:
+            notifier.info(context, event, notifications.device_payload(
+                device, device['deployables']))
 
 
 def _is_retriable(exc):

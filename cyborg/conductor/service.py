@@ -2,6 +2,7 @@
 
 :class:`Conductor` builds each of a conductor's working parts once, from
 its configuration and clients, and hands them to whoever needs them: one
+Notifier (a disabled one unless notifications are configured), one
 PlacementSync, one AgentCalls, one EventDelivery, one Programmer, one
 Binder (with its thread pool), the RPC endpoint and the recovery worker.
 
@@ -30,6 +31,7 @@ from cyborg.conductor import placement_sync
 from cyborg.conductor import recovery
 from cyborg import context as cyborg_context
 from cyborg.db import device_contexts
+from cyborg import notifications
 from cyborg import rpc
 
 LOG = logging.getLogger(__name__)
@@ -50,21 +52,25 @@ class Conductor:
             nova_client = nova_events.client_from_conf(conf)
         if glance_client is None:
             glance_client = glance_client_from_conf(conf)
+        self.notifier = notifications.Notifier.from_conf(conf)
         self.placement_sync = placement_sync.PlacementSync(conf,
                                                            placement_client)
         # A bad [upgrade_levels] agent stops the start here (InvalidConfig).
         self.agent = agent_calls.AgentCalls.from_conf(conf, transport)
         self.events = nova_events.EventDelivery(conf, nova_client)
         self.programmer = bitstreams.Programmer(glance_client, self.agent,
-                                                self.placement_sync)
+                                                self.placement_sync,
+                                                self.notifier)
         self.binder = binding.Binder(conf, self.agent, self.programmer,
-                                     self.events)
+                                     self.events, self.notifier)
         self.manager = manager.ConductorManager(
-            conf, placement_client, self.placement_sync, self.binder)
+            conf, placement_client, self.placement_sync, self.binder,
+            self.notifier)
         self.recovery = recovery.Recovery(conf, self.binder, self.events)
 
     def close(self):
         self.binder.close()
+        self.notifier.close()
 
 
 def glance_client_from_conf(conf):

@@ -40,6 +40,7 @@ that give ARQs an instance or take it away: its primary key is what makes
 handles are released through ``attach_handles``, in the same transaction.
 """
 
+import dataclasses
 import datetime
 
 from oslo_db import exception as db_exc
@@ -56,6 +57,9 @@ from cyborg import exception
 _ARQ = models.ExtendedAcceleratorRequest.__table__
 _DP = models.DeviceProfile.__table__
 _CLAIM = models.InstanceClaim.__table__
+_AH = models.AttachHandle.__table__
+_DEP = models.Deployable.__table__
+_DEV = models.Device.__table__
 
 INITIAL = 'Initial'
 BIND_STARTED = 'BindStarted'
@@ -78,6 +82,44 @@ UNBINDABLE_STATES = TRANSITIONS[UNBOUND] + (UNBOUND,)
 
 def _now():
     return timeutils.utcnow()
+
+
+@dataclasses.dataclass
+class Released:
+    """What an unbind or a delete let go of, once it commits.
+
+    ``handles``: the attach handles freed, as dicts of ``uuid``,
+    ``attach_type``, ``attach_info`` and the ``hostname`` of their device,
+    for the host-side cleanup. ``arqs``: the ARQs unbound or deleted, as
+    they were just before (see :func:`_views_before`), for notifications;
+    read only when the caller asks (``describe_arqs``), as it costs a
+    SELECT in the transaction.
+    """
+
+    handles: list = dataclasses.field(default_factory=list)
+    arqs: list = dataclasses.field(default_factory=list)
+
+
+# What an ARQ names, read while its row is locked and before an unbind or a
+# delete forgets it: the ids a notification carries.
+_BEFORE = sa.select(
+    _ARQ.c.uuid, _ARQ.c.state, _ARQ.c.instance_uuid, _ARQ.c.project_id,
+    _ARQ.c.hostname, _ARQ.c.device_rp_uuid, _ARQ.c.device_profile_group_id,
+    _DP.c.name.label('device_profile_name'),
+    _AH.c.uuid.label('attach_handle_uuid'),
+    _AH.c.attach_type.label('attach_handle_type'),
+    _DEP.c.uuid.label('deployable_uuid'),
+    _DEV.c.uuid.label('device_uuid'),
+).select_from(_ARQ.outerjoin(_DP, _DP.c.id == _ARQ.c.device_profile_id)
+              .outerjoin(_AH, _AH.c.id == _ARQ.c.attach_handle_id)
+              .outerjoin(_DEP, _DEP.c.id == _ARQ.c.deployable_id)
+              .outerjoin(_DEV, _DEV.c.id == _DEP.c.device_id))
+
+
+def _views_before(session, condition):
+    """The ARQs matching ``condition`` as dicts, ordered by id."""
+    return [dict(row._mapping) for row in session.execute(
+        _BEFORE.where(condition).order_by(_ARQ.c.id))]
 
 
 def _visible(query, context):
@@ -178,7 +220,7 @@ def add_imported(session, rows, now):
 # Bind and unbind requests (API)
 
 @engine.writer
-def bind_and_unbind(context, binds, unbinds):
+def bind_and_unbind(context, binds, unbinds, describe_arqs=False):
     """Apply one PATCH: bind ``binds``, unbind ``unbinds``; all or nothing.
 
     ``binds`` maps ARQ uuid to {hostname, device_rp_uuid, instance_uuid,
@@ -191,9 +233,8 @@ def bind_and_unbind(context, binds, unbinds):
     has (the context's compare-and-swap, taken first: see the lock order
     in ``device_contexts``).
 
-    Returns the attach handles the unbinds freed (dicts of ``uuid``,
-    ``attach_type``, ``attach_info`` and the ``hostname`` of their device)
-    for the host-side cleanup.
+    Returns a :class:`Released`: the attach handles the unbinds freed,
+    and the ARQs actually unbound (not those that were Unbound already).
     """
     session = context.session
     if binds:
@@ -213,6 +254,9 @@ def bind_and_unbind(context, binds, unbinds):
                 raise exception.ARQBadState(uuid=uuid, state=rows[uuid].state,
                                             action=action,
                                             expected=', '.join(allowed))
+    changing = [uuid for uuid in unbinds if rows[uuid].state != UNBOUND]
+    views = (_views_before(session, _ARQ.c.uuid.in_(changing))
+             if changing and describe_arqs else [])
     released = []
     for uuid in unbinds:
         handle = unbind(context, uuid)
@@ -222,7 +266,7 @@ def bind_and_unbind(context, binds, unbinds):
         _claim_instances(session, {fields['instance_uuid']
                                    for fields in binds.values()})
         _start_binds(session, binds)
-    return [_cleanup_view(handle) for handle in released]
+    return Released([_cleanup_view(handle) for handle in released], views)
 
 
 def _bind_contexts(context, binds):
@@ -358,7 +402,7 @@ def unbind(context, arq_uuid):
 
 @engine.writer
 def delete(context, uuids=None, instance_uuid=None, unbound_only=False,
-           lifetimes=None):
+           lifetimes=None, describe_arqs=False):
     """Delete ARQs by uuids or by instance; release their attach handles.
 
     By uuids: ARQNotFound naming every missing one, checked before
@@ -368,7 +412,7 @@ def delete(context, uuids=None, instance_uuid=None, unbound_only=False,
     without ARQs starts its expiry clock (``device_contexts.release``,
     with ``lifetimes``, a ``device_contexts.Lifetimes``).
 
-    Returns the released handles as ``bind_and_unbind`` does.
+    Returns a :class:`Released`: the handles freed and the ARQs deleted.
     """
     session = context.session
     query = _visible(sa.select(_ARQ.c.id, _ARQ.c.uuid, _ARQ.c.instance_uuid,
@@ -396,36 +440,38 @@ def delete(context, uuids=None, instance_uuid=None, unbound_only=False,
         if unbound_only and bound:
             raise exception.ARQBoundToInstance(uuid=', '.join(bound))
     if not rows:
-        return []
-    released = _delete_rows(context, rows)
+        return Released()
+    released = _delete_rows(context, rows, describe_arqs)
     device_contexts.release(
         context, {row.device_context_id for row in rows
                   if row.device_context_id is not None}, lifetimes)
     return released
 
 
-def _delete_rows(context, rows):
+def _delete_rows(context, rows, describe_arqs):
     """Delete locked ARQ rows, free their handles and instance claims."""
     session = context.session
+    views = (_views_before(session, _ARQ.c.id.in_([row.id for row in rows]))
+             if describe_arqs else [])
     released = attach_handles.release(
         context, [row.attach_handle_id for row in rows
                   if row.attach_handle_id is not None])
     session.execute(sa.delete(_ARQ).where(
         _ARQ.c.id.in_([row.id for row in rows])))
     _release_claims(session, [row.instance_uuid for row in rows])
-    return [_cleanup_view(handle) for handle in released]
+    return Released([_cleanup_view(handle) for handle in released], views)
 
 
 @engine.writer
-def delete_of_context(context, device_context):
+def delete_of_context(context, device_context, describe_arqs=False):
     """Delete the ARQs of a device context that is being deleted.
 
     Called in the context's delete transaction, after
     ``device_contexts.lock_for_delete`` took its row. Every ARQ of the
     context counts, whatever its project: DeviceContextInUse when one is
     bound to an instance (nothing deleted then); the others (Initial,
-    Unbound) go. Returns the released handles as ``bind_and_unbind``
-    does (none, as such ARQs hold none, unless a stale row says so).
+    Unbound) go. Returns a :class:`Released` (no handles, as such ARQs
+    hold none, unless a stale row says so).
     """
     rows = context.session.execute(
         sa.select(_ARQ.c.id, _ARQ.c.uuid, _ARQ.c.instance_uuid,
@@ -435,8 +481,8 @@ def delete_of_context(context, device_context):
     if any(row.instance_uuid for row in rows):
         raise exception.DeviceContextInUse(uuid=device_context['uuid'])
     if not rows:
-        return []
-    return _delete_rows(context, rows)
+        return Released()
+    return _delete_rows(context, rows, describe_arqs)
 
 
 # The conductor's side of a bind

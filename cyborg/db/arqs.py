@@ -130,7 +130,8 @@ class BindInputs:
     control paths of its device as ``{'cpid_type', 'info'}`` dicts,
     ``agent_host`` the RPC server name of the agent on the device's host,
     ``config_data`` the config data of the ARQ's device context ({} for an
-    ARQ made from a profile).
+    ARQ made from a profile); ``device_profile_name`` and ``device_uuid``
+    name the ARQ's profile and the deployable's device, for notifications.
     """
 
     arq: dict
@@ -141,6 +142,8 @@ class BindInputs:
     # The compute node name the deployable's device carries.
     hostname: typing.Optional[str] = None
     config_data: dict = dataclasses.field(default_factory=dict)
+    device_profile_name: typing.Optional[str] = None
+    device_uuid: typing.Optional[str] = None
 
 
 def _bind_inputs_query():
@@ -161,10 +164,12 @@ def _bind_inputs_query():
         arq).scalar_subquery()
     return sa.select(
         arq, profile.c.profile_json,
+        profile.c.name.label('profile_name'),
         device_context.c.groups_json.label('context_groups_json'),
         device_context.c.config_data.label('context_config_data'),
         *[column.label('dep_' + column.name) for column in deployables.c],
         devices.c.hostname.label('dev_hostname'),
+        devices.c.uuid.label('dev_uuid'),
         hosts.c.rpc_host.label('dev_rpc_host'),
     ).outerjoin(profile, profile.c.id == arq.c.device_profile_id).outerjoin(
         device_context,
@@ -198,7 +203,8 @@ def read_bind_inputs(context, arq_uuid, with_controlpaths=True):
     group = groups[index] if 0 <= index < len(groups) else None
     if values['dep_id'] is None:
         return BindInputs(arq, group, None, [], None,
-                          config_data=config_data)
+                          config_data=config_data,
+                          device_profile_name=values['profile_name'])
     deployable = {name: values['dep_' + name]
                   for name in _DEPLOYABLE_COLUMNS}
     hostname = values['dev_hostname']
@@ -206,7 +212,9 @@ def read_bind_inputs(context, arq_uuid, with_controlpaths=True):
     paths = (devices.controlpaths(context, deployable['device_id'])
              if with_controlpaths else None)
     return BindInputs(arq, group, deployable, paths, agent_host,
-                      hostname, config_data)
+                      hostname, config_data,
+                      device_profile_name=values['profile_name'],
+                      device_uuid=values['dev_uuid'])
 
 
 @engine.reader

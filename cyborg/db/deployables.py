@@ -97,6 +97,15 @@ def get_deployable(context, uuid):
 
 
 @engine.reader
+def list_of_device(context, device_id):
+    """A device's deployables, as the plain columns of their rows."""
+    rows = context.session.execute(
+        sa.select(_DEP).where(_DEP.c.device_id == device_id)
+        .order_by(_DEP.c.id)).all()
+    return [dict(row._mapping) for row in rows]
+
+
+@engine.reader
 def bind_targets(context, rp_uuids):
     """{provider uuid: (hostname, {names a bind may give the host by})}.
 

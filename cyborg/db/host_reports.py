@@ -60,7 +60,12 @@ from cyborg import exception
 
 @dataclasses.dataclass
 class ReportOutcome:
-    """What applying a report changed, by deployable name."""
+    """What applying a report changed, by deployable name.
+
+    ``devices_created`` and ``devices_deleted`` are the devices that came
+    and went, as device dicts each with its ``deployables`` (dicts of the
+    deployables' columns), for the conductor's notifications.
+    """
 
     created: list = dataclasses.field(default_factory=list)
     updated: list = dataclasses.field(default_factory=list)
@@ -68,11 +73,14 @@ class ReportOutcome:
     missing: list = dataclasses.field(default_factory=list)
     # Providers of deleted deployables, for the Placement sync to delete.
     deleted_providers: list = dataclasses.field(default_factory=list)
+    devices_created: list = dataclasses.field(default_factory=list)
+    devices_deleted: list = dataclasses.field(default_factory=list)
+
+    # The fields the agent is told the size of (report_data's answer).
+    SUMMARY_FIELDS = ('created', 'updated', 'deleted', 'missing')
 
     def summary(self):
-        return {key: len(value) for key, value in
-                dataclasses.asdict(self).items()
-                if key != 'deleted_providers'}
+        return {key: len(getattr(self, key)) for key in self.SUMMARY_FIELDS}
 
 
 def _cpid_key(cpid_type, info):
@@ -201,7 +209,7 @@ def apply_report(context, hostname, rpc_host, compute_rp_uuid, usable,
     outcome = ReportOutcome()
     now = timeutils.utcnow()
     try:
-        device_ids = _sync_devices(session, hostname, usable, rows)
+        device_ids = _sync_devices(session, hostname, usable, rows, outcome)
         present = _sync_deployables(session, usable, device_ids, rows,
                                     outcome, now, provider_uuids)
         _remove_absent(session, rows, present, device_ids, outcome, now)
@@ -214,10 +222,11 @@ def apply_report(context, hostname, rpc_host, compute_rp_uuid, usable,
     return outcome
 
 
-def _sync_devices(session, hostname, usable, rows):
+def _sync_devices(session, hostname, usable, rows, outcome):
     """Insert/update devices and control paths.
 
-    Returns {cpid key: (device id, cpid id)} for every reported device.
+    Returns {cpid key: (device id, cpid id)} for every reported device;
+    new devices go to ``outcome.devices_created``.
     """
     new_devices, new_cpids, device_changes = [], [], {}
     ids = {}
@@ -245,6 +254,9 @@ def _sync_devices(session, hostname, usable, rows):
         ids[key] = (current.id, cpid.id)
 
     device_id_by_uuid = devices_db.add(session, new_devices)
+    outcome.devices_created.extend(
+        dict(row, id=device_id_by_uuid[row['uuid']], deployables=[])
+        for row in new_devices)
     for cpid in new_cpids:
         cpid['device_id'] = device_id_by_uuid[cpid.pop('_device_uuid')]
     keys = {cpid['uuid']: (cpid.pop('_key'), cpid['device_id'])
@@ -288,6 +300,11 @@ def _sync_deployables(session, usable, device_ids, rows, outcome, now,
 
     dep_ids = {name: row.id for name, row in rows.deployables.items()}
     by_uuid = deployables.add(session, new_deps)
+    created_devices = {device['id']: device
+                       for device in outcome.devices_created}
+    for row in new_deps:
+        if row['device_id'] in created_devices:
+            created_devices[row['device_id']]['deployables'].append(row)
     dep_ids.update((row['name'], by_uuid[row['uuid']]) for row in new_deps)
     deployables.update(session, dep_changes)
 
@@ -436,6 +453,11 @@ def _remove_absent(session, rows, present, device_ids, outcome, now):
 
     deployables.update(session, dep_changes)
     devices_db.update(session, device_changes)
+    for device_id in sorted(doomed_devices):
+        outcome.devices_deleted.append(dict(
+            rows.devices[device_id]._asdict(), deployables=[
+                row._asdict() for row in absent.values()
+                if row.device_id == device_id]))
 
     trait_ids = [tid for dep_id in doomed
                  for tid in rows.traits.get(dep_id, {}).values()]

@@ -9,6 +9,8 @@ one transaction, or none does. Binds are then durable ``BindStarted``
 rows that a conductor finishes (one RPC cast); unbinds have freed their
 attach handles, and the conductor only removes the mdevs among them.
 Delete frees handles in the transaction that deletes the rows, likewise.
+Once such a transaction has committed, each ARQ it unbound or deleted is
+notified (``accelerator_request.unbind.end`` / ``.delete.end``).
 """
 
 import logging
@@ -27,6 +29,7 @@ from cyborg.db import device_contexts as dc_db
 from cyborg.db import device_profiles as dp_db
 from cyborg.db import engine as db_engine
 from cyborg import exception
+from cyborg import notifications
 
 LOG = logging.getLogger(__name__)
 
@@ -260,11 +263,12 @@ def _apply_patch(req, ctx, patch):
     # One transaction: the targets checked, then every ARQ changed.
     with db_engine.write_transaction(ctx):
         check_bind_targets(ctx, binds)
-        released = arq_states.bind_and_unbind(ctx, binds, unbinds)
+        released = arq_states.bind_and_unbind(
+            ctx, binds, unbinds,
+            describe_arqs=req.services.notifier.enabled)
     if binds:
         _cast_binds(req, ctx, list(binds))
-    if released:
-        cast_cleanup(req, ctx, released)
+    after_release(req, ctx, released, notifications.ARQ_UNBIND_END)
     return common.empty_response(202)
 
 
@@ -303,6 +307,35 @@ def _cast_binds(req, ctx, uuids):
                       'pick them up', uuids)
 
 
+def after_release(req, ctx, released, event_type):
+    """What follows a committed unbind or delete (an arq_states.Released).
+
+    The host-side cleanup of the freed handles, and one notification of
+    ``event_type`` per ARQ let go of.
+    """
+    if released.handles:
+        cast_cleanup(req, ctx, released.handles)
+    for arq in released.arqs:
+        req.services.notifier.info(ctx, event_type,
+                                   arq_notification(arq, event_type))
+
+
+def arq_notification(arq, event_type):
+    """The payload of an unbind or delete, from the ARQ as it was before.
+
+    An unbind leaves it Unbound; a deleted one is shown in the state it
+    was deleted in. ``previous_state`` is its state before either.
+    """
+    state = (arq_states.UNBOUND if event_type == notifications.ARQ_UNBIND_END
+             else arq['state'])
+    return notifications.arq_payload(
+        arq, state=state, previous_state=arq['state'],
+        deployable_uuid=arq['deployable_uuid'],
+        device_uuid=arq['device_uuid'],
+        attach_handle={'uuid': arq['attach_handle_uuid'],
+                       'attach_type': arq['attach_handle_type']})
+
+
 def cast_cleanup(req, ctx, released):
     """Have a conductor remove the mdevs among freed handles (a cast)."""
     try:
@@ -325,7 +358,8 @@ def delete_arqs(req):
         req.require_service_token('Deleting by instance')
         released = arq_states.delete(
             ctx, instance_uuid=validation.canonical_uuid(params['instance']),
-            lifetimes=req.services.device_context_lifetimes)
+            lifetimes=req.services.device_context_lifetimes,
+            describe_arqs=req.services.notifier.enabled)
     else:
         uuids = []
         for uuid in validation.comma_list(params['arqs'], 'arqs'):
@@ -348,7 +382,8 @@ def _delete_by_uuids(req, ctx, uuids):
     try:
         return arq_states.delete(
             ctx, uuids=uuids, unbound_only=not req.service_authorized(),
-            lifetimes=req.services.device_context_lifetimes)
+            lifetimes=req.services.device_context_lifetimes,
+            describe_arqs=req.services.notifier.enabled)
     except exception.ARQBoundToInstance:
         raise errors.Forbidden(
             'Deleting an accelerator request bound to an instance needs a '
@@ -356,6 +391,5 @@ def _delete_by_uuids(req, ctx, uuids):
 
 
 def _deleted(req, ctx, released):
-    if released:
-        cast_cleanup(req, ctx, released)
+    after_release(req, ctx, released, notifications.ARQ_DELETE_END)
     return common.empty_response(204)

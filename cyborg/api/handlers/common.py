@@ -19,6 +19,7 @@ from cyborg.api import links
 from cyborg.api import microversion
 from cyborg.api import policy
 from cyborg.db import device_contexts
+from cyborg import notifications
 
 UTC = datetime.timezone.utc
 
@@ -38,6 +39,8 @@ class APIServices:
             conf.keystone_authtoken.service_token_roles)
         self.device_context_lifetimes = device_contexts.Lifetimes.from_conf(
             conf)
+        # Disabled (sends nothing) unless notifications are configured.
+        self.notifier = notifications.Notifier.from_conf(conf)
 
 
 class APIRequest(webob.Request):

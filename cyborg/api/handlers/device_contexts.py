@@ -23,6 +23,7 @@ from cyborg.db import arq_states
 from cyborg.db import device_contexts as dc_db
 from cyborg.db import device_profiles as dp_db
 from cyborg.db import engine as db_engine
+from cyborg import notifications
 
 RESOURCE = 'device_contexts'
 
@@ -104,22 +105,24 @@ def delete_device_context(req, uuid):
     those); its other ARQs (Initial, Unbound) go with it.
     """
     ctx = req.authorize(policies.DELETE)
-    released = delete_with_arqs(ctx, uuid)
-    if released:
-        arq_handlers.cast_cleanup(req, ctx, released)
+    released = delete_with_arqs(ctx, uuid,
+                                describe_arqs=req.services.notifier.enabled)
+    arq_handlers.after_release(req, ctx, released,
+                               notifications.ARQ_DELETE_END)
     return common.empty_response(204)
 
 
 @db_engine.retry_on_contention
-def delete_with_arqs(ctx, uuid):
+def delete_with_arqs(ctx, uuid, describe_arqs=False):
     """Delete a context and its unbound ARQs in one transaction.
 
     The context row is taken first, then its ARQs: the lock order every
     transaction writing both follows (see ``cyborg.db.device_contexts``).
-    Returns the attach handles freed (for the host-side cleanup).
+    Returns the ``arq_states.Released`` of its ARQs.
     """
     with db_engine.write_transaction(ctx):
         found = dc_db.lock_for_delete(ctx, uuid)
-        released = arq_states.delete_of_context(ctx, found)
+        released = arq_states.delete_of_context(ctx, found,
+                                                describe_arqs=describe_arqs)
         dc_db.delete(ctx, found['id'], found['uuid'])
     return released

@@ -136,6 +136,32 @@ def test_only_the_owner_writes_each_table():
     assert written >= set(OWNERS), set(OWNERS) - written
 
 
+def _documented_owners():
+    """The owner table of architecture.rst as {table: owner module}.
+
+    A row starts where the second column names a ``db/...`` module; table
+    names in the first column belong to the row they sit in, continuation
+    lines included.
+    """
+    text = (ROOT / 'doc/source/contributor/architecture.rst').read_text()
+    table = text.split('written only by\n', 1)[1].split('\n\n', 1)[0]
+    owners, owner = {}, None
+    for line in table.splitlines():
+        if line.startswith('='):
+            continue
+        names = line.partition('  ')[0]
+        described = line[len(names):].strip()
+        if described.startswith('``db/'):
+            owner = 'cyborg/' + described.split('``')[1]
+        for name in names.split('``')[1::2]:
+            owners[name] = owner
+    return owners
+
+
+def test_the_architecture_doc_names_each_owner():
+    assert _documented_owners() == OWNERS
+
+
 @pytest.mark.parametrize('source, expected', [
     ('import sqlalchemy as sa\n'
      'from cyborg.db import models\n'

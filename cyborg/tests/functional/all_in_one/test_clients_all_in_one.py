@@ -9,54 +9,24 @@ CLI lists and deletes them.
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
 import uuid
 
 import openstack
 import requests
 
-from cyborg.tests.fixtures import processes
-
-BIN = os.path.dirname(sys.executable)
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_deployable(api, log_path, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            found = requests.get(api + '/v2/deployables', timeout=5).json()
-        except (requests.ConnectionError, ValueError):
-            found = {}
-        if found.get('deployables'):
-            return found['deployables'][0]
-        time.sleep(0.3)
-    raise AssertionError('the all-in-one did not come up:\n%s'
-                         % log_path.read_text()[-6000:])
+from cyborg.tests.functional.all_in_one import service as aio
 
 
 def test_openstacksdk_and_the_cli_against_the_all_in_one(tmp_path):
-    api_port, placement_port = _free_port(), _free_port()
-    config = processes.write_config(tmp_path / 'aio.conf', {
-        'DEFAULT': {'state_path': str(tmp_path / 'state')},
-        'api': {'port': api_port}})
-    log_path = tmp_path / 'aio.log'
-    with open(log_path, 'w') as log:
-        process = subprocess.Popen(
-            [os.path.join(BIN, 'cyborg-all-in-one'), '--config-file',
-             str(config), '--placement_port', str(placement_port)],
-            stdout=log, stderr=subprocess.STDOUT)
-    api = 'http://127.0.0.1:%d' % api_port
-    try:
-        deployable = _wait_for_deployable(api, log_path)
+    with aio.running(tmp_path, {
+            'DEFAULT': {'state_path': str(tmp_path / 'state')}}) as service:
+        api = service.api
+        deployable = service.wait(
+            lambda: requests.get(api + '/v2/deployables', timeout=5
+                                 ).json()['deployables'][0],
+            'the all-in-one to come up')
         host = requests.get(api + '/v2/devices', timeout=5).json()[
             'devices'][0]['hostname']
         acc = openstack.connection.Connection(
@@ -78,7 +48,7 @@ def test_openstacksdk_and_the_cli_against_the_all_in_one(tmp_path):
              'value': str(uuid.uuid4())}])
         deadline = time.monotonic() + 30
         while acc.get_accelerator_request(arq.uuid).state == 'BindStarted':
-            assert time.monotonic() < deadline, log_path.read_text()[-4000:]
+            assert time.monotonic() < deadline, service.log_tail(4000)
             time.sleep(0.1)
         bound = acc.get_accelerator_request(arq.uuid)
         assert (bound.state, bound.attach_handle_type) == ('Bound',
@@ -97,13 +67,6 @@ def test_openstacksdk_and_the_cli_against_the_all_in_one(tmp_path):
         assert list(acc.accelerator_requests()) == []
         cli('accelerator', 'device', 'profile', 'delete', profile.uuid)
         assert list(acc.device_profiles()) == []
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _cli(tmp_path, api):
@@ -115,7 +78,7 @@ def _cli(tmp_path, api):
     env.update(OS_CLIENT_CONFIG_FILE=str(clouds), OS_CLOUD='aio')
 
     def run(*args):
-        proc = subprocess.run([os.path.join(BIN, 'openstack'), *args],
+        proc = subprocess.run([os.path.join(aio.BIN, 'openstack'), *args],
                               env=env, capture_output=True, text=True,
                               timeout=120)
         assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -12,18 +12,15 @@ example stops working fails here.
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 
 import requests
 
 from cyborg.accelerator.drivers import fake
-from cyborg.tests.fixtures import processes
+from cyborg.tests.functional.all_in_one import service as aio
 
-BIN = os.path.dirname(sys.executable)
 DOCS = pathlib.Path(__file__).resolve().parents[4] / 'doc' / 'source' / 'user'
 V2_4 = {'OpenStack-API-Version': 'accelerator 2.4'}
 RELEASE_GRACE = 3
@@ -45,26 +42,6 @@ def code_blocks(page, language):
             for block in blocks]
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _wait(predicate, what, log_path, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except (requests.ConnectionError, ValueError, KeyError, IndexError):
-            value = None
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError('timed out waiting for %s; log:\n%s'
-                         % (what, log_path.read_text()[-6000:]))
-
-
 def _run(args, cwd, env, log_path, timeout=180):
     cwd.mkdir(exist_ok=True)
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True,
@@ -81,83 +58,69 @@ def _contexts(api):
 
 
 def test_the_device_context_docs_run_against_the_all_in_one(tmp_path):
-    api_port, placement_port = _free_port(), _free_port()
     state = tmp_path / 'state'
-    config = processes.write_config(tmp_path / 'aio.conf', {
-        'DEFAULT': {'state_path': str(state)},
-        'api': {'port': api_port},
-        'device_contexts': {'release_grace': RELEASE_GRACE,
-                            'purge_interval': 1}})
-    log_path = tmp_path / 'aio.log'
-    with open(log_path, 'w') as log:
-        process = subprocess.Popen(
-            [os.path.join(BIN, 'cyborg-all-in-one'), '--config-file',
-             str(config), '--placement_port', str(placement_port)],
-            stdout=log, stderr=subprocess.STDOUT)
-    api = 'http://127.0.0.1:%d' % api_port
+    with aio.running(tmp_path, {
+            'DEFAULT': {'state_path': str(state)},
+            'device_contexts': {'release_grace': RELEASE_GRACE,
+                                'purge_interval': 1}}) as service:
+        _follow_the_docs(tmp_path, state, service)
+
+
+def _follow_the_docs(tmp_path, state, service):
+    api, log_path = service.api, service.log_path
     # A user's shell: no cloud settings of the developer's, our venv's
     # commands (openstack) first.
     env = {key: value for key, value in os.environ.items()
            if not key.startswith('OS_')}
     env.update(API=api, CYBORG_API=api,
-               PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
-    try:
-        _wait(lambda: requests.get(api + '/v2/deployables', timeout=5
-                                   ).json()['deployables'], 'the service',
-              log_path)
+               PATH=aio.BIN + os.pathsep + os.environ.get('PATH', ''))
+    service.wait(lambda: requests.get(api + '/v2/deployables', timeout=5
+                                      ).json()['deployables'], 'the service')
 
-        # curl: context, groups, ARQ, bind, Bound with config data,
-        # delete by instance, Released.
-        [curl] = code_blocks('device-contexts.rst', 'bash')[:1]
-        out = _run(['bash', '-euo', 'pipefail', '-c', curl],
-                   tmp_path / 'curl', env, log_path).splitlines()
-        assert out[0] == str([{'resources:FPGA': '1',
-                               'trait:CUSTOM_FAKE_DEVICE': 'required'}])
-        assert out[1:] == ['Bound', str({'clock_mhz': '300'}), 'Bound',
-                           'Released'], out
-        [released] = _contexts(api)
-        assert released['state'] == 'Released'
-        [prepared] = fake.read_prepared(str(state)).values()
-        assert prepared['config_data'] == {'clock_mhz': '300'}
-        # Gone after the grace period, for curl too.
-        _wait(lambda: subprocess.run(
-            ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}',
-             '-H', 'OpenStack-API-Version: accelerator 2.4',
-             '%s/v2/device_contexts/%s' % (api, released['uuid'])],
-            capture_output=True, text=True).stdout == '404',
-            'the released context to be gone', log_path,
-            timeout=RELEASE_GRACE + 30)
+    # curl: context, groups, ARQ, bind, Bound with config data,
+    # delete by instance, Released.
+    [curl] = code_blocks('device-contexts.rst', 'bash')[:1]
+    out = _run(['bash', '-euo', 'pipefail', '-c', curl],
+               tmp_path / 'curl', env, log_path).splitlines()
+    assert out[0] == str([{'resources:FPGA': '1',
+                           'trait:CUSTOM_FAKE_DEVICE': 'required'}])
+    assert out[1:] == ['Bound', str({'clock_mhz': '300'}), 'Bound',
+                       'Released'], out
+    [released] = _contexts(api)
+    assert released['state'] == 'Released'
+    [prepared] = fake.read_prepared(str(state)).values()
+    assert prepared['config_data'] == {'clock_mhz': '300'}
+    # Gone after the grace period, for curl too.
+    service.wait(lambda: subprocess.run(
+        ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}',
+         '-H', 'OpenStack-API-Version: accelerator 2.4',
+         '%s/v2/device_contexts/%s' % (api, released['uuid'])],
+        capture_output=True, text=True).stdout == '404',
+        'the released context to be gone', timeout=RELEASE_GRACE + 30)
 
-        # The openstack client's commands, as the page gives them.
-        [_, cli] = code_blocks('device-contexts.rst', 'bash')
-        _run(['bash', '-euo', 'pipefail', '-c', cli], tmp_path / 'cli', env,
-             log_path)
-        [left] = _contexts(api)
-        assert (left['device_profile_name'], left['state']) == (
-            'fpga-cli-dp', 'Unbound')
+    # The openstack client's commands, as the page gives them.
+    [_, cli] = code_blocks('device-contexts.rst', 'bash')
+    _run(['bash', '-euo', 'pipefail', '-c', cli], tmp_path / 'cli', env,
+         log_path)
+    [left] = _contexts(api)
+    assert (left['device_profile_name'], left['state']) == (
+        'fpga-cli-dp', 'Unbound')
 
-        # The os_acc example.
-        [example] = code_blocks('os_acc.rst', 'python')
-        (tmp_path / 'example').mkdir()
-        script = tmp_path / 'example' / 'os_acc_example.py'
-        script.write_text(example)
-        out = _run([sys.executable, str(script)], tmp_path / 'example', env,
-                   log_path)
-        assert "'resources_device_profile_0': 'FPGA:1'" in out
-        assert "TEST_PCI {'clock_mhz': '300'} None" in out
-        assert 'released ' in out
-        used = [c for c in _contexts(api) if c['instance_uuid']]
-        assert [c['state'] for c in used] == ['Released']
-        arqs = requests.get(api + '/v2/accelerator_requests',
-                            timeout=10).json()['arqs']
-        assert arqs == []
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    # The os_acc example.
+    [example] = code_blocks('os_acc.rst', 'python')
+    (tmp_path / 'example').mkdir()
+    script = tmp_path / 'example' / 'os_acc_example.py'
+    script.write_text(example)
+    out = _run([sys.executable, str(script)], tmp_path / 'example', env,
+               log_path)
+    assert "'resources_device_profile_0': 'FPGA:1'" in out
+    assert "TEST_PCI {'clock_mhz': '300'} None" in out
+    assert 'released ' in out
+    used = [c for c in _contexts(api) if c['instance_uuid']]
+    assert [c['state'] for c in used] == ['Released']
+    arqs = requests.get(api + '/v2/accelerator_requests',
+                        timeout=10).json()['arqs']
+    assert arqs == []
 
 
 def test_code_blocks_are_found(tmp_path):

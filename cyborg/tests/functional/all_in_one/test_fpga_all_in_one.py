@@ -6,11 +6,6 @@ sysfs tree on disk, the fake tool, and a stub Glance holding the
 bitstream.
 """
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 
 import pytest
@@ -19,31 +14,13 @@ import requests
 from cyborg.clients import placement as placement_client
 from cyborg.tests.fixtures import fpga_tools
 from cyborg.tests.fixtures import glance as glance_fixture
-from cyborg.tests.fixtures import processes
 from cyborg.tests.fixtures import sysfs as sysfs_fixture
 from cyborg.tests.fixtures import sysfs_fpga
+from cyborg.tests.functional.all_in_one import service as aio
 
-AIO = os.path.join(os.path.dirname(sys.executable), 'cyborg-all-in-one')
 AFU_ID = '0123456789abcdef00112233445566ff'
 HOST = 'aio-fpga-host'
 HEADERS = {'Accept': 'application/json'}
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _wait(predicate, timeout, what, log_path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError('timed out waiting for %s; log:\n%s'
-                         % (what, log_path.read_text()[-6000:]))
 
 
 @pytest.fixture
@@ -69,86 +46,75 @@ def test_all_in_one_binds_and_programs_an_n3000(tmp_path, stub_glance):
     tool.set_mode('ok', afu_id_file=afu_id_file)
     image = stub_glance.add_image(('AFU:%s' % AFU_ID).encode(),
                                   properties={'accel:function_id': AFU_ID})
-    api_port, placement_port = _free_port(), _free_port()
-    config = processes.write_config(tmp_path / 'aio.conf', {
+    with aio.running(tmp_path, {
         'DEFAULT': {'host': HOST, 'state_path': str(tmp_path / 'state'),
                     'debug': 'true'},
-        'api': {'port': api_port},
         'agent': {'enabled_drivers': 'intel_fpga_driver',
                   'sysfs_root': str(tree.root)},
         'intel_fpga': {'fpgaconf_path': tool.path, 'program_timeout': 20},
         'glance': {'auth_type': 'admin_token', 'token': 'admin',
                    'endpoint': stub_glance.endpoint},
-    })
-    log_path = tmp_path / 'aio.log'
-    with open(log_path, 'w') as log:
-        process = subprocess.Popen(
-            [AIO, '--config-file', str(config), '--placement_port',
-             str(placement_port)], stdout=log, stderr=subprocess.STDOUT)
-    api = 'http://127.0.0.1:%d' % api_port
-    try:
-        deployables = _wait(
-            lambda: (_get(api, '/v2/deployables') or {}).get('deployables'),
-            120, 'the N3000 to be reported', log_path)
-        [deployable] = deployables
-        assert deployable['name'] == '%s_%s' % (HOST, pf)
-        assert deployable['driver_name'] == 'intel'
+    }) as service:
+        _bind_and_program(tmp_path, service, pf, tool, afu_id_file, image)
 
-        response = requests.post(api + '/v2/device_profiles', json=[{
-            'name': 'n3000-nlb',
-            'groups': [{'resources:FPGA': '1',
-                        'trait:CUSTOM_FPGA_INTEL_PAC_N3000': 'required',
-                        'accel:bitstream_id': image['id']}]}],
-            headers=HEADERS, timeout=10)
-        assert response.status_code == 201, response.text
-        response = requests.post(
-            api + '/v2/accelerator_requests',
-            json={'device_profile_name': 'n3000-nlb'}, headers=HEADERS,
-            timeout=10)
-        assert response.status_code == 201, response.text
-        [arq] = response.json()['arqs']
-        response = requests.patch(api + '/v2/accelerator_requests', json={
-            arq['uuid']: [
-                {'op': 'add', 'path': '/hostname', 'value': HOST},
-                {'op': 'add', 'path': '/device_rp_uuid',
-                 'value': deployable['rp_uuid']},
-                {'op': 'add', 'path': '/instance_uuid',
-                 'value': str(uuid.uuid4())}]},
-            # As Nova binds: with a service token.
-            headers=dict(HEADERS, **{'X-Service-Roles': 'service'}),
-            timeout=10)
-        assert response.status_code == 202, response.text
 
-        bound = _wait(
-            lambda: (lambda a: a if a and a['state'] in (
-                'Bound', 'BindFailed') else None)(
-                _get(api, '/v2/accelerator_requests/%s' % arq['uuid'])),
-            60, 'the bind', log_path)
-        assert bound['state'] == 'Bound', log_path.read_text()[-4000:]
-        assert bound['attach_handle_type'] == 'PCI'
-        [argv] = tool.calls()
-        assert argv[:-1] == ['--bus', '0xb2', '--device', '0x00',
-                             '--function', '0x0']
-        assert afu_id_file.read_text().strip() == AFU_ID
-        assert _get(api, '/v2/deployables/%s' % deployable['uuid'])[
-            'bitstream_id'] == image['id']
-        placement = _placement(tmp_path, placement_port)
-        _generation, traits = placement.get_provider_traits(
-            deployable['rp_uuid'])
-        assert 'CUSTOM_FPGA_FUNCTION_ID_INTEL_%s' % AFU_ID.upper() in traits
-        # The card's own traits stay; only the function moved.
-        assert 'CUSTOM_FPGA_INTEL_PAC_N3000' in traits
-        assert 'CUSTOM_FPGA_REGION_INTEL_%s' % (
-            sysfs_fpga.N3000_INTERFACE_ID.upper()) in traits
-        assert 'CUSTOM_FPGA_FUNCTION_ID_INTEL_%s' % (
-            sysfs_fpga.NLB0_AFU_ID.upper()) not in traits
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def _bind_and_program(tmp_path, service, pf, tool, afu_id_file, image):
+    api = service.api
+    deployables = service.wait(
+        lambda: (_get(api, '/v2/deployables') or {}).get('deployables'),
+        'the N3000 to be reported')
+    [deployable] = deployables
+    assert deployable['name'] == '%s_%s' % (HOST, pf)
+    assert deployable['driver_name'] == 'intel'
+
+    response = requests.post(api + '/v2/device_profiles', json=[{
+        'name': 'n3000-nlb',
+        'groups': [{'resources:FPGA': '1',
+                    'trait:CUSTOM_FPGA_INTEL_PAC_N3000': 'required',
+                    'accel:bitstream_id': image['id']}]}],
+        headers=HEADERS, timeout=10)
+    assert response.status_code == 201, response.text
+    response = requests.post(
+        api + '/v2/accelerator_requests',
+        json={'device_profile_name': 'n3000-nlb'}, headers=HEADERS,
+        timeout=10)
+    assert response.status_code == 201, response.text
+    [arq] = response.json()['arqs']
+    response = requests.patch(api + '/v2/accelerator_requests', json={
+        arq['uuid']: [
+            {'op': 'add', 'path': '/hostname', 'value': HOST},
+            {'op': 'add', 'path': '/device_rp_uuid',
+             'value': deployable['rp_uuid']},
+            {'op': 'add', 'path': '/instance_uuid',
+             'value': str(uuid.uuid4())}]},
+        # As Nova binds: with a service token.
+        headers=dict(HEADERS, **{'X-Service-Roles': 'service'}),
+        timeout=10)
+    assert response.status_code == 202, response.text
+
+    bound = service.wait(
+        lambda: (lambda a: a if a and a['state'] in (
+            'Bound', 'BindFailed') else None)(
+            _get(api, '/v2/accelerator_requests/%s' % arq['uuid'])),
+        'the bind', timeout=60)
+    assert bound['state'] == 'Bound', service.log_tail(4000)
+    assert bound['attach_handle_type'] == 'PCI'
+    [argv] = tool.calls()
+    assert argv[:-1] == ['--bus', '0xb2', '--device', '0x00',
+                         '--function', '0x0']
+    assert afu_id_file.read_text().strip() == AFU_ID
+    assert _get(api, '/v2/deployables/%s' % deployable['uuid'])[
+        'bitstream_id'] == image['id']
+    placement = _placement(tmp_path, service.placement_port)
+    _generation, traits = placement.get_provider_traits(
+        deployable['rp_uuid'])
+    assert 'CUSTOM_FPGA_FUNCTION_ID_INTEL_%s' % AFU_ID.upper() in traits
+    # The card's own traits stay; only the function moved.
+    assert 'CUSTOM_FPGA_INTEL_PAC_N3000' in traits
+    assert 'CUSTOM_FPGA_REGION_INTEL_%s' % (
+        sysfs_fpga.N3000_INTERFACE_ID.upper()) in traits
+    assert 'CUSTOM_FPGA_FUNCTION_ID_INTEL_%s' % (
+        sysfs_fpga.NLB0_AFU_ID.upper()) not in traits
 
 
 def _placement(tmp_path, port):

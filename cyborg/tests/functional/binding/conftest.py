@@ -52,7 +52,7 @@ class Conductor:
         """Unbind as the API does: one transaction freeing the handles,
         then the conductor's host-side cleanup of what was freed."""
         released = arq_states.bind_and_unbind(self.context, {},
-                                               list(uuids))
+                                               list(uuids)).handles
         self.manager.arqs_deleted(self.context, released)
         return released
 

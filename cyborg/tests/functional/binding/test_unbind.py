@@ -95,7 +95,7 @@ def test_arqs_deleted_removes_freed_mdevs(admin_context, db, conductor,
     conductor.bind(db, [arq_uuid])
     # The API deletes the ARQ and frees its handle in one transaction,
     # then casts arqs_deleted with what it freed.
-    released = arq_states.delete(admin_context, uuids=[arq_uuid])
+    released = arq_states.delete(admin_context, uuids=[arq_uuid]).handles
     conductor.api.arqs_deleted(conductor.context, released)
     seed.wait_for(lambda: agent.calls_of('remove_mdev'),
                   what='the mdev removal')
@@ -108,7 +108,7 @@ def test_arqs_deleted_keeps_a_reclaimed_mdev(admin_context, db, conductor,
     # holder uses the same mdev, which must stay.
     [first] = seed.seed_binds(db, mdev_deployable, 1)
     conductor.bind(db, [first])
-    released = arq_states.delete(admin_context, uuids=[first])
+    released = arq_states.delete(admin_context, uuids=[first]).handles
     second, third = seed.seed_binds(db, mdev_deployable, 2)
     conductor.bind(db, [second, third])
     conductor.manager.arqs_deleted(conductor.context, released)

@@ -418,3 +418,36 @@ def test_set_device_status(any_db, admin_context):
         devices_db.set_status(admin_context, 'nope', 'enabled')
     with pytest.raises(exception.Invalid):
         devices_db.set_status(admin_context, device.uuid, 'broken')
+
+
+def test_outcome_names_the_devices_that_came_and_went(any_db, admin_context):
+    # What device.create.end / device.delete.end are made of: a device
+    # kept as missing for its ARQ is not gone yet.
+    keep = builders.pci_device(HOST, '0000:3b:00.0')
+    held = builders.pci_device(HOST, '0000:5e:00.0', num=2)
+    outcome = apply(admin_context, [keep, held])
+    created = {d['uuid']: d for d in outcome.devices_created}
+    assert {d.uuid for d in builders.rows(any_db, models.Device)} == set(
+        created)
+    name = HOST + '_0000:5e:00.0'
+    dep = builders.deployable_row(any_db, name)
+    device = created[builders.rows(any_db, models.Device,
+                                   id=dep.device_id)[0].uuid]
+    assert (device['hostname'], device['type'], device['status']) == (
+        HOST, 'FPGA', 'enabled')
+    assert [(d['uuid'], d['name'], d['rp_uuid'], d['num_accelerators'])
+            for d in device['deployables']] == [
+        (dep.uuid, name, placement_sync.provider_uuid(name), 2)]
+    assert outcome.summary() == {'created': 2, 'updated': 0, 'deleted': 0,
+                                 'missing': 0}
+
+    arq = builders.add_arq(any_db, deployable_id=dep.id)
+    outcome = apply(admin_context, [keep])
+    assert (outcome.devices_created, outcome.devices_deleted) == ([], [])
+
+    builders.delete_arq(any_db, arq)
+    outcome = apply(admin_context, [keep])
+    [gone] = outcome.devices_deleted
+    assert gone['uuid'] == device['uuid']
+    assert [d['uuid'] for d in gone['deployables']] == [dep.uuid]
+    assert outcome.devices_created == []
