@@ -195,6 +195,14 @@ class ConfigDataRefused(Invalid):
                'context: %(reason)s')
 
 
+class AgentRPCCapped(CyborgException):
+    """A call the agents' RPC version cap forbids (a rolling upgrade)."""
+
+    msg_fmt = ('%(what)s needs agent RPC API %(version)s, but [upgrade_levels] '
+               'agent caps this conductor at %(cap)s: raise or remove the cap '
+               'once every agent serves %(version)s')
+
+
 # Agent and drivers
 class ComputeNodeProviderNotFound(ResourceProviderNotFound):
     msg_fmt = ('No compute node resource provider named %(names)s in '

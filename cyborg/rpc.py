@@ -10,6 +10,7 @@ caller, because that module is in ``allowed_remote_exmods``.
 import oslo_messaging as messaging
 
 from cyborg import context as cyborg_context
+from cyborg import exception
 from cyborg import library_patches
 
 CONTROL_EXCHANGE = 'cyborg'
@@ -57,11 +58,40 @@ def get_transport(conf, url=None):
                                        allowed_remote_exmods=ALLOWED_EXMODS)
 
 
-def get_client(transport, topic, version, server=None, timeout=None):
+def version_cap(conf, service, known_versions):
+    """The cap ``[upgrade_levels] <service>`` sets, checked; None if unset.
+
+    ``known_versions`` is the version history of that service's RPC API in
+    this release. Anything else is refused here, at start, with
+    InvalidConfig: oslo.messaging would take a typo (``1.O``, ``11``) and
+    fail every call later, far from the option that caused it.
+    """
+    value = getattr(conf.upgrade_levels, service)
+    if value is None or value.strip() == '':
+        return None
+    value = value.strip()
+    if value not in known_versions:
+        raise exception.InvalidConfig(
+            option='[upgrade_levels] %s' % service,
+            reason='%r is not a version of the %s RPC API; this release '
+                   'knows %s. Set the version the oldest %s still running '
+                   'serves, or leave the option unset.'
+                   % (value, service, ', '.join(known_versions), service))
+    return value
+
+
+def get_client(transport, topic, version, server=None, timeout=None,
+               version_cap=None):
+    """An RPC client of ``topic`` at ``version``.
+
+    With ``version_cap`` (see :func:`version_cap`) the client refuses to
+    send a newer message; its ``can_send_version`` tells the rpcapi
+    modules which form of a call to send.
+    """
     target = messaging.Target(topic=topic, version=version, server=server)
     return messaging.get_rpc_client(transport, target,
                                     serializer=ContextSerializer(),
-                                    timeout=timeout)
+                                    timeout=timeout, version_cap=version_cap)
 
 
 def get_server(transport, topic, server, endpoints, executor='threading'):

@@ -5,7 +5,9 @@ function once: see ``merge.py``) and fingerprints the result. A full
 report (``report_data``) goes out when the fingerprint differs from the
 last one the conductor accepted, or when the conductor answers a heartbeat
 asking for one (it restarted on an empty cache, or lost this host's
-state); otherwise only the fingerprint travels, in a ``heartbeat``.
+state); otherwise only the fingerprint travels, in a ``heartbeat``. Both
+state the agent RPC API version this agent serves, unless
+``[upgrade_levels] conductor`` caps the agent at the 1.0 form.
 
 A driver that fails to discover makes the run send no report at all: a
 report without that driver's devices would tell the conductor they are
@@ -18,6 +20,7 @@ import threading
 
 from cyborg.accelerator import discovery
 from cyborg.agent import merge
+from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg import context as cyborg_context
 
 LOG = logging.getLogger(__name__)
@@ -95,8 +98,9 @@ class Reporter:
 
     def _heartbeat(self, context, fingerprint):
         try:
-            return self._conductor.heartbeat(context, self.hostname,
-                                             fingerprint)
+            return self._conductor.heartbeat(
+                context, self.hostname, fingerprint,
+                agent_rpc_version=agent_rpcapi.RPC_API_VERSION)
         except Exception:
             LOG.exception('Heartbeat to the conductor failed')
             return False
@@ -105,7 +109,8 @@ class Reporter:
         try:
             self._conductor.report_data(
                 context, self.hostname, self._conf.host, self.compute_rp_uuid,
-                discovery.report_to_wire(devices), fingerprint)
+                discovery.report_to_wire(devices), fingerprint,
+                agent_rpc_version=agent_rpcapi.RPC_API_VERSION)
         except Exception:
             LOG.exception('Sending the discovery report to the conductor '
                           'failed; sending it again next run')

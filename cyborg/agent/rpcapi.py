@@ -11,19 +11,43 @@ to the version that introduced it):
 * 1.1 - prepare: the config data of a device context (API 2.4) for the
         driver, at bind. Additive: a conductor sends it only for a bind
         that carries config data, so 1.0 agents serve every other bind.
+        A conductor capped at 1.0 (``[upgrade_levels] agent``) fails such
+        a bind with AgentRPCCapped instead of sending it.
 """
 
+from cyborg import exception
 from cyborg import rpc
 
 RPC_API_VERSION = '1.1'
+# Every version of this API, oldest first: what [upgrade_levels] agent may
+# name.
+RPC_VERSIONS = ('1.0', '1.1')
 
 
 class AgentAPI:
-    """Calls to the agent of one host (its [DEFAULT] host)."""
+    """Calls to the agent of one host (its [DEFAULT] host).
 
-    def __init__(self, transport, timeout=None):
+    ``version_cap``: the newest version to send, from
+    ``rpc.version_cap(conf, 'agent', RPC_VERSIONS)``; None sends the newest.
+    """
+
+    def __init__(self, transport, timeout=None, version_cap=None):
+        self._version_cap = version_cap
         self._client = rpc.get_client(transport, rpc.AGENT_TOPIC,
-                                      RPC_API_VERSION, timeout=timeout)
+                                      RPC_API_VERSION, timeout=timeout,
+                                      version_cap=version_cap)
+
+    def check_can_prepare(self):
+        """Raise AgentRPCCapped when the cap forbids :meth:`prepare`.
+
+        prepare has no older form to fall back to: config data only a
+        1.1 agent can apply must fail the bind, clearly, rather than be
+        dropped.
+        """
+        if not self._client.can_send_version('1.1'):
+            raise exception.AgentRPCCapped(
+                what='Config data of a device context (agent RPC prepare)',
+                version='1.1', cap=self._version_cap)
 
     def program(self, context, host, controlpath, image_uuid, driver_name,
                 checksum=None, checksum_algo=None):
@@ -60,8 +84,10 @@ class AgentAPI:
         device, ``attach_handle`` the claimed handle (``uuid``,
         ``attach_type``, ``attach_info``), ``driver_name`` the
         deployable's. Idempotent on the agent; ConfigDataRefused when the
-        driver takes no (or not this) config data.
+        driver takes no (or not this) config data; AgentRPCCapped (nothing
+        sent) when the version cap is below 1.1.
         """
+        self.check_can_prepare()
         cctxt = self._client.prepare(server=host, version='1.1')
         return cctxt.call(context, 'prepare', controlpath=controlpath,
                           attach_handle=attach_handle,

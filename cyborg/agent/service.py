@@ -3,7 +3,8 @@
 Start-up fails fast, in this order, with one clear message each:
 
 1. load the drivers of ``[agent] enabled_drivers`` (``InvalidDriver``);
-2. find this host's compute node provider in Placement, by
+2. check the ``[upgrade_levels] conductor`` cap (``InvalidConfig``);
+3. find this host's compute node provider in Placement, by
    ``[agent] resource_provider_name`` (then ``[DEFAULT] host``), retrying
    ``[agent] resource_provider_startup_retries`` times with exponential
    backoff, because nova-compute may be registering it right now
@@ -93,6 +94,9 @@ class AgentService:
         failed check (nothing is left running then)."""
         self.drivers = base.load_drivers(self._conf)
         rpc.register_client_opts(self._transport.conf)
+        # Before Placement: a bad [upgrade_levels] conductor fails at once.
+        conductor_api = conductor_rpcapi.ConductorAPI.from_conf(
+            self._conf, self._transport)
         placement = (self._placement or
                      placement_client.PlacementClient.from_conf(self._conf))
         try:
@@ -106,7 +110,7 @@ class AgentService:
                 reason='%s: %s' % (type(exc).__name__, exc))
         self.reporter = agent_reporter.Reporter(
             self._conf, self.drivers,
-            conductor_rpcapi.ConductorAPI(self._transport),
+            conductor_api,
             hostname=provider['name'], compute_rp_uuid=provider['uuid'])
         self.programmer = programming.Programmer(self._conf, self.drivers)
         endpoint = agent_manager.AgentManager(self.drivers, self.programmer)

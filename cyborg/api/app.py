@@ -148,7 +148,7 @@ def build_app(conf, transport=None):
     rpc.register_client_opts(conf)
     services = common.APIServices(
         conf, policy.build_enforcer(conf),
-        conductor_rpcapi.ConductorAPI(transport))
+        conductor_rpcapi.ConductorAPI.from_conf(conf, transport))
 
     app = dispatcher.Dispatcher(services)
     app = errors.FaultWrapper(app)

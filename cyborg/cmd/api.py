@@ -17,6 +17,9 @@ import sys
 from oslo_concurrency import processutils
 
 from cyborg.api import app as api_app
+from cyborg.conductor import rpcapi as conductor_rpcapi
+from cyborg import exception
+from cyborg import rpc
 from cyborg import service
 from cyborg import wsgi_server
 
@@ -93,6 +96,12 @@ def main(argv=None):
     if api.enable_ssl_api and not (api.ssl_cert_file and api.ssl_key_file):
         service.fail(argv, '[api] enable_ssl_api needs ssl_cert_file and '
                            'ssl_key_file')
+    try:
+        # Checked here, before any worker forks: each would build its app
+        # and die on it with a traceback.
+        rpc.version_cap(conf, 'conductor', conductor_rpcapi.RPC_VERSIONS)
+    except exception.InvalidConfig as exc:
+        service.fail(argv, service.one_line(exc))
     workers = api.api_workers or processutils.get_worker_count()
     if workers == 1:
         _serve(conf, shared_port=False)

@@ -10,6 +10,7 @@ import oslo_messaging as messaging
 from cyborg.accelerator import discovery
 from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg import exception
+from cyborg import rpc
 
 # Cleanup calls (mdev removal) run after the bind's own time may be up;
 # they get this long at most, so a dead agent delays a failure only a bit.
@@ -33,13 +34,28 @@ class AgentCalls:
     back as itself (cyborg's) or as a RemoteError.
     """
 
-    def __init__(self, transport, default_timeout):
+    def __init__(self, transport, default_timeout, version_cap=None):
         self._transport = transport
         self._default_timeout = default_timeout
+        # [upgrade_levels] agent, checked once at start (rpc.version_cap).
+        self._version_cap = version_cap
+
+    @classmethod
+    def from_conf(cls, conf, transport):
+        """AgentCalls with ``[conductor] agent_rpc_timeout`` and the cap of
+        ``[upgrade_levels] agent`` (InvalidConfig for a bad cap)."""
+        return cls(transport, conf.conductor.agent_rpc_timeout,
+                   version_cap=rpc.version_cap(conf, 'agent',
+                                               agent_rpcapi.RPC_VERSIONS))
 
     def _api(self, timeout):
         return agent_rpcapi.AgentAPI(self._transport,
-                                     timeout=timeout or self._default_timeout)
+                                     timeout=timeout or self._default_timeout,
+                                     version_cap=self._version_cap)
+
+    def check_can_prepare(self):
+        """AgentRPCCapped when the cap keeps config data from agents."""
+        self._api(None).check_can_prepare()
 
     def _call(self, host, timeout, call):
         try:

@@ -15,7 +15,9 @@ binds nobody is working on. Either way a conductor runs, per ARQ:
 5. for an MDEV handle, have the agent create the mdev (its uuid is the
    handle's);
 6. for an ARQ of a device context with config data (API 2.4), have the
-   agent hand it to the deployable's driver (its prepare step);
+   agent hand it to the deployable's driver (its prepare step; a conductor
+   whose ``[upgrade_levels] agent`` cap is older than that call fails
+   such a bind before step 3);
 7. commit the outcome together with its Nova event (:func:`record_outcome`).
 
 Steps 1, 2, 4 and 7 of a bind that needs no remote call (no bitstream, a
@@ -380,6 +382,11 @@ class Binder:
         if deployable['missing_since'] is not None:
             # Its provider is kept (reserved) only for the ARQs holding it.
             raise exception.DeployableMissing(name=deployable['name'])
+        if inputs.config_data:
+            # Before anything is programmed or claimed: an agent RPC cap
+            # below prepare's version (a rolling upgrade) fails the bind
+            # now, saying why, instead of after the work.
+            self.agent.check_can_prepare()
         if bitstreams.wants_bitstream(inputs.group):
             with self._keep_lease(context, attempt, until=attempt.deadline):
                 image, function_id = self.programmer.requested_image(

@@ -34,10 +34,14 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    """RPC API 1.0: report_data, heartbeat, set_device_status, bind_arqs,
-    arqs_deleted, program_deployable."""
+    """RPC API 1.1: report_data, heartbeat, set_device_status, bind_arqs,
+    arqs_deleted, program_deployable.
 
-    target = messaging.Target(version='1.0')
+    1.0 callers (agents of the previous release, or capped ones) are
+    served too: the arguments 1.1 added are optional.
+    """
+
+    target = messaging.Target(version='1.1')
 
     def __init__(self, conf, placement_client, placement_sync, binder,
                  notifier=None):
@@ -54,16 +58,25 @@ class ConductorManager:
                                    exception.ReportConflict,
                                    exception.PlacementUnavailable)
     def report_data(self, context, hostname, rpc_host, compute_rp_uuid,
-                    report, fingerprint):
-        """Apply a host's full report; returns a summary of the changes."""
+                    report, fingerprint, agent_rpc_version=None):
+        """Apply a host's full report; returns a summary of the changes.
+
+        ``agent_rpc_version`` (1.1) is recorded with the host; a 1.0 call
+        records none.
+        """
         return reports.apply_report(context, self.placement_sync,
                                     self._placement, hostname, rpc_host,
                                     compute_rp_uuid, report, fingerprint,
+                                    agent_rpc_version=agent_rpc_version,
                                     notifier=self.notifier)
 
-    def heartbeat(self, context, hostname, fingerprint):
+    @messaging.expected_exceptions(exception.InvalidReport)
+    def heartbeat(self, context, hostname, fingerprint,
+                  agent_rpc_version=None):
         """True when the conductor wants a full report from the host."""
-        return not agent_hosts.touch_host(context, hostname, fingerprint)
+        reports.check_agent_rpc_version(hostname, agent_rpc_version)
+        return not agent_hosts.touch_host(context, hostname, fingerprint,
+                                          agent_rpc_version)
 
     # Devices
 

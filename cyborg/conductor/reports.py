@@ -22,6 +22,7 @@ the API shows, and Placement follows it right after.
 
 import logging
 import random
+import re
 import time
 
 from oslo_db import exception as db_exc
@@ -46,6 +47,23 @@ _STANDARD_TRAITS = frozenset(os_traits.get_traits())
 DB_ATTEMPTS = 3
 _RETRIABLE_DB_ERRORS = (db_exc.DBDeadlock, db_exc.DBDuplicateEntry,
                         db_exc.DBReferenceError, exception.ReportConflict)
+# An RPC API version as agents state it (conductor RPC 1.1), short enough
+# for agent_hosts.agent_rpc_version.
+_RPC_VERSION = re.compile(r'^[0-9]{1,7}\.[0-9]{1,7}$')
+
+
+def check_agent_rpc_version(hostname, agent_rpc_version):
+    """Refuse (InvalidReport) a stated agent RPC version that is not X.Y.
+
+    None is fine: a 1.0 caller states none.
+    """
+    if agent_rpc_version is not None and not (
+            isinstance(agent_rpc_version, str)
+            and _RPC_VERSION.match(agent_rpc_version)):
+        raise exception.InvalidReport(
+            hostname=hostname,
+            reason='agent_rpc_version %r is not a version such as 1.1'
+                   % (agent_rpc_version,))
 
 
 def parse_report(hostname, report):
@@ -169,15 +187,17 @@ def verify_compute_node(context, client, hostname, compute_rp_uuid):
 
 
 def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
-                 report, fingerprint, notifier=None):
+                 report, fingerprint, agent_rpc_version=None, notifier=None):
     """Apply a full report; return a summary dict of what changed.
 
     ``sync`` is the conductor's PlacementSync, ``client`` its
-    PlacementClient. Raises InvalidReport or UnknownHost with nothing
-    written, ReportConflict when the DB kept colliding with concurrent
-    writers, PlacementUnavailable when the compute node could not be
-    checked.
+    PlacementClient; ``agent_rpc_version`` the version the agent stated
+    (None from a 1.0 caller), recorded with the host. Raises InvalidReport
+    or UnknownHost with nothing written, ReportConflict when the DB kept
+    colliding with concurrent writers, PlacementUnavailable when the
+    compute node could not be checked.
     """
+    check_agent_rpc_version(hostname, agent_rpc_version)
     devices = parse_report(hostname, report)
     # Cheap and local: refuse a bad report before asking Placement anything.
     usable = validate_report(hostname, devices)
@@ -187,7 +207,8 @@ def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
                       for device in usable for dep in device.deployables
                       if dep.resource_class}
     outcome = _apply_to_db(context, hostname, rpc_host, compute_rp_uuid,
-                           usable, fingerprint, provider_uuids)
+                           usable, fingerprint, provider_uuids,
+                           agent_rpc_version)
     summary = outcome.summary()
     if notifier is not None:
         notify_devices(context, notifier, outcome)
@@ -232,12 +253,13 @@ def _is_retriable(exc):
 
 
 def _apply_to_db(context, hostname, rpc_host, compute_rp_uuid, usable,
-                 fingerprint, provider_uuids):
+                 fingerprint, provider_uuids, agent_rpc_version):
     for attempt in range(1, DB_ATTEMPTS + 1):
         try:
-            return host_reports.apply_report(context, hostname, rpc_host,
-                                             compute_rp_uuid, usable,
-                                             fingerprint, provider_uuids)
+            return host_reports.apply_report(
+                context, hostname, rpc_host, compute_rp_uuid, usable,
+                fingerprint, provider_uuids,
+                agent_rpc_version=agent_rpc_version)
         except db_exc.DBError as exc:
             if not _is_retriable(exc):
                 raise

@@ -10,43 +10,81 @@ to the version that introduced it):
 * 1.0 - report_data, heartbeat, bind_arqs, arqs_deleted,
         set_device_status, program_deployable (unbind_arqs, never
         released, was dropped: the API unbinds in its own transaction)
+* 1.1 - report_data and heartbeat take ``agent_rpc_version``, the agent
+        RPC API version the host serves, which the conductor records for
+        ``cyborg-status upgrade check``. A client capped at 1.0
+        (``[upgrade_levels] conductor``) sends the 1.0 form; 1.1
+        conductors serve both.
 """
 
 from cyborg import rpc
 
-RPC_API_VERSION = '1.0'
+RPC_API_VERSION = '1.1'
+# Every version of this API, oldest first: what [upgrade_levels] conductor
+# may name.
+RPC_VERSIONS = ('1.0', '1.1')
 
 
 class ConductorAPI:
-    """Calls into whichever conductor picks the message up."""
+    """Calls into whichever conductor picks the message up.
 
-    def __init__(self, transport, timeout=None):
+    ``version_cap``: the newest version to send (see
+    :func:`from_conf`); None sends the newest.
+    """
+
+    def __init__(self, transport, timeout=None, version_cap=None):
         self._client = rpc.get_client(transport, rpc.CONDUCTOR_TOPIC,
-                                      RPC_API_VERSION, timeout=timeout)
+                                      RPC_API_VERSION, timeout=timeout,
+                                      version_cap=version_cap)
+
+    @classmethod
+    def from_conf(cls, conf, transport, timeout=None):
+        """A client capped by ``[upgrade_levels] conductor``.
+
+        InvalidConfig when the cap names no version of this API.
+        """
+        return cls(transport, timeout=timeout, version_cap=rpc.version_cap(
+            conf, 'conductor', RPC_VERSIONS))
+
+    def _agent_call(self, context, method, agent_rpc_version, **kwargs):
+        """Call ``method`` in its 1.1 form, or its 1.0 form when capped.
+
+        The 1.0 form lacks ``agent_rpc_version``: the conductor then
+        records the host as speaking an older release.
+        """
+        if self._client.can_send_version('1.1'):
+            cctxt = self._client.prepare(version='1.1')
+            kwargs['agent_rpc_version'] = agent_rpc_version
+        else:
+            cctxt = self._client.prepare(version='1.0')
+        return cctxt.call(context, method, **kwargs)
 
     def report_data(self, context, hostname, rpc_host, compute_rp_uuid,
-                    report, fingerprint):
+                    report, fingerprint, agent_rpc_version=None):
         """Apply a host's full discovery report (agent -> conductor).
 
         ``hostname`` is the agent's compute node provider name, ``rpc_host``
         its RPC server name, ``report`` a list of
-        ``cyborg.accelerator.discovery.Device.to_dict()``. Raises
-        InvalidReport (nothing written) for a malformed report.
+        ``cyborg.accelerator.discovery.Device.to_dict()``,
+        ``agent_rpc_version`` the agent RPC API version the host serves
+        (1.1; not sent in the 1.0 form). Raises InvalidReport (nothing
+        written) for a malformed report.
         """
-        cctxt = self._client.prepare(version='1.0')
-        return cctxt.call(context, 'report_data', hostname=hostname,
-                          rpc_host=rpc_host, compute_rp_uuid=compute_rp_uuid,
-                          report=report, fingerprint=fingerprint)
+        return self._agent_call(
+            context, 'report_data', agent_rpc_version, hostname=hostname,
+            rpc_host=rpc_host, compute_rp_uuid=compute_rp_uuid,
+            report=report, fingerprint=fingerprint)
 
-    def heartbeat(self, context, hostname, fingerprint):
+    def heartbeat(self, context, hostname, fingerprint,
+                  agent_rpc_version=None):
         """Tell the conductor the host is alive and what it last discovered.
 
         Returns True when the conductor wants a full report (it has never
         applied this fingerprint for this host), False otherwise.
+        ``agent_rpc_version`` as for :meth:`report_data`.
         """
-        cctxt = self._client.prepare(version='1.0')
-        return cctxt.call(context, 'heartbeat', hostname=hostname,
-                          fingerprint=fingerprint)
+        return self._agent_call(context, 'heartbeat', agent_rpc_version,
+                                hostname=hostname, fingerprint=fingerprint)
 
     def bind_arqs(self, context, arq_uuids):
         """Run the binds of ARQs the API moved to BindStarted (cast).

@@ -55,8 +55,8 @@ class Conductor:
         self.notifier = notifications.Notifier.from_conf(conf)
         self.placement_sync = placement_sync.PlacementSync(conf,
                                                            placement_client)
-        self.agent = agent_calls.AgentCalls(
-            transport, conf.conductor.agent_rpc_timeout)
+        # A bad [upgrade_levels] agent stops the start here (InvalidConfig).
+        self.agent = agent_calls.AgentCalls.from_conf(conf, transport)
         self.events = nova_events.EventDelivery(conf, nova_client)
         self.programmer = bitstreams.Programmer(glance_client, self.agent,
                                                 self.placement_sync,

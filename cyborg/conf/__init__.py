@@ -21,12 +21,13 @@ from cyborg.conf import pci
 from cyborg.conf import placement
 from cyborg.conf import privsep
 from cyborg.conf import service_user
+from cyborg.conf import upgrade_levels
 
 # Every module that registers options; opts.py lists them for the generator.
 OPTION_MODULES = (
     default, api, agent, conductor, gpu_devices, pci, nic_devices, fpga,
     glance, nova, placement, service_user, keystone, privsep,
-    device_contexts,
+    device_contexts, upgrade_levels,
 )
 
 DEFAULT_DB_CONNECTION = 'sqlite:///$state_path/cyborg.sqlite'

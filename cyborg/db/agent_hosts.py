@@ -4,6 +4,12 @@ A host is recorded by the transaction that applies its full report (its
 RPC name, its compute node provider, the report's fingerprint). A heartbeat
 only touches ``last_seen_at`` and compares fingerprints, so a steady host
 costs one small read and one write.
+
+Both also record ``agent_rpc_version``: the agent RPC API version the host
+said it serves (conductor RPC 1.1). NULL means its last report or
+heartbeat came in the 1.0 form, from an agent of an older release or one
+capped by ``[upgrade_levels] conductor``; ``cyborg-status upgrade check``
+lists such hosts.
 """
 
 from oslo_utils import timeutils
@@ -15,12 +21,13 @@ from cyborg.db import models
 
 @engine.writer
 def record_report(context, hostname, rpc_host, compute_rp_uuid, fingerprint,
-                  now):
+                  now, agent_rpc_version=None):
     """Record an applied report (inside the report's own transaction)."""
     session = context.session
     table = models.AgentHost.__table__
     values = {'rpc_host': rpc_host, 'compute_rp_uuid': compute_rp_uuid,
-              'report_fingerprint': fingerprint, 'last_seen_at': now}
+              'report_fingerprint': fingerprint, 'last_seen_at': now,
+              'agent_rpc_version': agent_rpc_version}
     existing = session.execute(
         sa.select(table.c.id).where(table.c.hostname == hostname)).first()
     if existing is None:
@@ -56,7 +63,8 @@ def _host_dict(row):
     return {'hostname': row.hostname, 'rpc_host': row.rpc_host,
             'compute_rp_uuid': row.compute_rp_uuid,
             'report_fingerprint': row.report_fingerprint,
-            'last_seen_at': row.last_seen_at}
+            'last_seen_at': row.last_seen_at,
+            'agent_rpc_version': row.agent_rpc_version}
 
 
 @engine.reader
@@ -76,11 +84,34 @@ def list_hosts(context):
         sa.select(table).order_by(table.c.hostname))]
 
 
+@engine.reader
+def list_hosts_not_at(context, agent_rpc_version, seen_since=None,
+                      seen_before=None):
+    """Hosts whose last report or heartbeat stated another agent RPC
+    version than ``agent_rpc_version``, or none (NULL), by name.
+
+    ``seen_since`` / ``seen_before`` keep those last seen at or after /
+    before (or never) that time.
+    """
+    table = models.AgentHost.__table__
+    column = table.c.agent_rpc_version
+    query = sa.select(table).where(
+        sa.or_(column.is_(None), column != agent_rpc_version))
+    if seen_since is not None:
+        query = query.where(table.c.last_seen_at >= seen_since)
+    if seen_before is not None:
+        query = query.where(sa.or_(table.c.last_seen_at.is_(None),
+                                   table.c.last_seen_at < seen_before))
+    return [_host_dict(row) for row in context.session.execute(
+        query.order_by(table.c.hostname))]
+
+
 @engine.writer
-def touch_host(context, hostname, fingerprint):
+def touch_host(context, hostname, fingerprint, agent_rpc_version=None):
     """Record a heartbeat; True when ``fingerprint`` is the applied one.
 
     An unknown host gives False (it must send a full report first).
+    ``agent_rpc_version`` is what the heartbeat stated (None: 1.0 form).
     """
     table = models.AgentHost.__table__
     session = context.session
@@ -89,7 +120,8 @@ def touch_host(context, hostname, fingerprint):
     if row is None:
         return False
     session.execute(sa.update(table).where(table.c.id == row.id)
-                    .values(last_seen_at=timeutils.utcnow()))
+                    .values(last_seen_at=timeutils.utcnow(),
+                            agent_rpc_version=agent_rpc_version))
     return row.report_fingerprint == fingerprint
 
 

@@ -241,6 +241,28 @@ def list_binds_needing_recovery(context, now=None, limit=100,
 
 
 @engine.reader
+def find_stale_binds(context, started_before, limit=5):
+    """ARQs still in BindStarted that started before ``started_before``.
+
+    Returns (how many, the oldest ``limit`` of them as dicts with
+    ``uuid``, ``hostname``, ``instance_uuid``, ``bind_started_at``). A
+    BindStarted row without a start time (imported from upstream) counts
+    as stale. For ``cyborg-status upgrade check``: recovery fails a bind
+    past its timeout, so a stale one means no conductor is recovering.
+    """
+    stale = sa.and_(_ARQ.state == BIND_STARTED,
+                    sa.or_(_ARQ.bind_started_at.is_(None),
+                           _ARQ.bind_started_at < started_before))
+    count = context.session.execute(
+        sa.select(sa.func.count(_ARQ.id)).where(stale)).scalar_one()
+    rows = context.session.execute(
+        sa.select(_ARQ.uuid, _ARQ.hostname, _ARQ.instance_uuid,
+                  _ARQ.bind_started_at).where(stale)
+        .order_by(_ARQ.bind_started_at, _ARQ.id).limit(limit))
+    return count, [dict(row._mapping) for row in rows]
+
+
+@engine.reader
 def count_other_holders(context, deployable_id, arq_id=None):
     """How many ARQs other than ``arq_id`` hold a handle of the deployable."""
     query = sa.select(sa.func.count(_ARQ.id)).where(

@@ -183,12 +183,13 @@ def _held(session, deployable_ids, handle_ids):
 
 @engine.writer
 def apply_report(context, hostname, rpc_host, compute_rp_uuid, usable,
-                 fingerprint, provider_uuids):
+                 fingerprint, provider_uuids, agent_rpc_version=None):
     """Make the DB say what the host's report says; return a ReportOutcome.
 
     ``usable`` are the report's non-stub ``discovery.Device`` objects, as
     the conductor validated them; ``provider_uuids`` maps each deployable
-    name with a resource class to its Placement provider's uuid. Raises
+    name with a resource class to its Placement provider's uuid;
+    ``agent_rpc_version`` is recorded with the host. Raises
     InvalidReport (nothing written) when a deployable name belongs to
     another host, and ReportConflict when a row changed under us (the
     caller retries).
@@ -216,7 +217,8 @@ def apply_report(context, hostname, rpc_host, compute_rp_uuid, usable,
         # Raised out of the writer: everything above is rolled back.
         raise exception.ReportConflict(hostname=hostname)
     agent_hosts.record_report(context, hostname, rpc_host, compute_rp_uuid,
-                              fingerprint, now)
+                              fingerprint, now,
+                              agent_rpc_version=agent_rpc_version)
     return outcome
 
 

@@ -410,7 +410,9 @@ class AgentHost(BASE):
 
     ``report_fingerprint`` is the digest of the last full report applied, so
     a heartbeat carrying the same fingerprint costs no diff and no Placement
-    call; ``compute_rp_uuid`` is the compute node provider the agent found.
+    call; ``compute_rp_uuid`` is the compute node provider the agent found;
+    ``agent_rpc_version`` the agent RPC API version its last report or
+    heartbeat stated (NULL: it spoke conductor RPC 1.0, an older release).
     """
 
     __tablename__ = 'agent_hosts'
@@ -425,3 +427,4 @@ class AgentHost(BASE):
     compute_rp_uuid = sa.Column(sa.String(36), nullable=True)
     report_fingerprint = sa.Column(sa.String(64), nullable=True)
     last_seen_at = sa.Column(sa.DateTime, nullable=True)
+    agent_rpc_version = sa.Column(sa.String(16), nullable=True)

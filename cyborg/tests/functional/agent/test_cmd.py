@@ -68,6 +68,22 @@ def test_an_unknown_driver_stops_the_start_with_one_line(tmp_path):
         result.stderr)[0]
 
 
+def test_an_unknown_conductor_cap_stops_the_start_with_one_line(tmp_path):
+    config = _base_config(tmp_path)
+    config['agent']['enabled_drivers'] = 'fake_driver'
+    config['upgrade_levels'] = {'conductor': '2.0'}
+
+    result = _run(_write_config(tmp_path, config))
+
+    assert result.returncode == 1
+    assert _error_lines(result.stderr) == [
+        "cyborg-agent: error: Invalid configuration of [upgrade_levels] "
+        "conductor: '2.0' is not a version of the conductor RPC API; this "
+        "release knows 1.0, 1.1. Set the version the oldest conductor "
+        "still running serves, or leave the option unset."]
+    assert 'Traceback' not in result.stderr
+
+
 def test_a_missing_compute_node_stops_the_start_with_one_line(
         tmp_path, placement_service):
     config = _base_config(tmp_path, placement_service.endpoint)

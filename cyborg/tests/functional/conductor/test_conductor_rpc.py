@@ -9,6 +9,7 @@ import pytest
 from cyborg.accelerator import discovery
 from cyborg.conductor import rpcapi
 from cyborg.conductor import service as conductor_service
+from cyborg.db import agent_hosts
 from cyborg.db import models
 from cyborg import exception
 from cyborg import rpc
@@ -22,8 +23,14 @@ def fake_transport(conf):
 
 
 @pytest.fixture
-def running_conductor(db, placement_conf):
+def transport(placement_conf):
     transport = fake_transport(placement_conf)
+    yield transport
+    transport.cleanup()
+
+
+@pytest.fixture
+def running_conductor(db, placement_conf, transport):
     client, http = placement_fixture.counting_client(placement_conf)
     conductor = conductor_service.ConductorService(placement_conf, transport,
                                                    client)
@@ -31,7 +38,6 @@ def running_conductor(db, placement_conf):
     yield rpcapi.ConductorAPI(transport, timeout=30), client, http
     conductor.stop()
     conductor.wait()
-    transport.cleanup()
 
 
 def test_report_heartbeat_and_status_over_rpc(running_conductor, db,
@@ -55,6 +61,40 @@ def test_report_heartbeat_and_status_over_rpc(running_conductor, db,
     tree = placement_fixture.read_provider_tree(client, cn_uuid)
     assert tree[host + '_0000:3b:00.0']['inventories'] == \
         placement_fixture.expected_inventory('FPGA', 2, reserved=2)
+
+
+def test_1_0_and_1_1_callers_are_both_served(running_conductor, transport,
+                                             admin_context):
+    # A rolling upgrade: agents of the previous release (or capped ones)
+    # send the 1.0 form, upgraded ones 1.1; the conductor applies both and
+    # records what each host's last message stated.
+    api, client, _http = running_conductor
+    old_api = rpcapi.ConductorAPI(transport, timeout=30, version_cap='1.0')
+    old_cn, old_host = placement_fixture.create_compute_node(client)
+    new_cn, new_host = placement_fixture.create_compute_node(client)
+    for caller, host, cn_uuid in ((old_api, old_host, old_cn),
+                                  (api, new_host, new_cn)):
+        devices = [builders.pci_device(host, '0000:3b:00.0')]
+        fingerprint = discovery.fingerprint(devices)
+        summary = caller.report_data(
+            admin_context, host, host, cn_uuid,
+            discovery.report_to_wire(devices), fingerprint,
+            agent_rpc_version='1.1')
+        assert summary['created'] == 1
+        assert caller.heartbeat(admin_context, host, fingerprint,
+                                agent_rpc_version='1.1') is False
+
+    assert agent_hosts.get_host(admin_context, old_host)[
+        'agent_rpc_version'] is None
+    assert agent_hosts.get_host(admin_context, new_host)[
+        'agent_rpc_version'] == '1.1'
+    # The old host's agent is upgraded: its next heartbeat says so.
+    api.heartbeat(admin_context, old_host, 'fp', agent_rpc_version='1.1')
+    assert agent_hosts.get_host(admin_context, old_host)[
+        'agent_rpc_version'] == '1.1'
+    with pytest.raises(exception.InvalidReport):
+        api.heartbeat(admin_context, old_host, 'fp',
+                      agent_rpc_version='1.1; DROP TABLE')
 
 
 def test_domain_errors_reach_the_caller_as_themselves(running_conductor,

@@ -10,7 +10,11 @@ from cyborg.accelerator.drivers import fake
 from cyborg.accelerator.drivers import nvidia_gpu
 from cyborg.accelerator import discovery
 from cyborg.agent import reporter as agent_reporter
+from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.conductor import rpcapi as conductor_rpcapi
+from cyborg import exception
+from cyborg import rpc
+from cyborg.tests.fixtures import agent as agent_fixture
 from cyborg.tests.fixtures import sysfs as sysfs_fixture
 
 COMPUTE_RP = str(uuid.uuid4())
@@ -48,7 +52,8 @@ def test_first_run_sends_the_full_report(conf, fake_reporter,
         'rpc_host': 'test-host',
         'compute_rp_uuid': COMPUTE_RP,
         'report': discovery.report_to_wire(expected),
-        'fingerprint': discovery.fingerprint(expected)}]
+        'fingerprint': discovery.fingerprint(expected),
+        'agent_rpc_version': agent_rpcapi.RPC_API_VERSION}]
     assert recording_conductor.heartbeats == []
 
 
@@ -62,7 +67,8 @@ def test_an_unchanged_host_only_heartbeats(fake_reporter,
     fingerprint = recording_conductor.reports[0]['fingerprint']
     assert len(recording_conductor.reports) == 1
     assert recording_conductor.heartbeats == [
-        {'hostname': 'compute-1.example.org', 'fingerprint': fingerprint}] * 2
+        {'hostname': 'compute-1.example.org', 'fingerprint': fingerprint,
+         'agent_rpc_version': agent_rpcapi.RPC_API_VERSION}] * 2
 
 
 def test_the_conductor_can_ask_for_a_full_report(fake_reporter,
@@ -147,3 +153,58 @@ def test_an_unreachable_conductor_is_survived(conf, rpc_transport):
 
     assert reporter.run() == 'none'
     assert reporter.last_sent_fingerprint is None
+
+
+# Rolling upgrades: an upgraded agent and a conductor of the previous
+# release (conductor RPC 1.0). The recording conductor refuses 1.1
+# messages as an old conductor's oslo.messaging dispatcher does.
+
+@pytest.fixture
+def old_conductor(rpc_transport):
+    conductor = agent_fixture.RecordingConductor(version='1.0')
+    server = rpc.get_server(rpc_transport, rpc.CONDUCTOR_TOPIC,
+                            'old-conductor', [conductor])
+    server.start()
+    yield conductor
+    server.stop()
+    server.wait()
+
+
+def test_a_capped_agent_reports_to_an_old_conductor_in_the_1_0_form(
+        conf, rpc_transport, old_conductor):
+    conf.set_override('conductor', '1.0', group='upgrade_levels')
+    reporter = agent_reporter.Reporter(
+        conf, [fake.FakeDriver(conf)],
+        conductor_rpcapi.ConductorAPI.from_conf(conf, rpc_transport),
+        hostname='compute-1', compute_rp_uuid=COMPUTE_RP)
+
+    assert [reporter.run(), reporter.run()] == ['full', 'heartbeat']
+    # No agent_rpc_version: the 1.0 form has none.
+    assert set(old_conductor.reports[0]) == {
+        'hostname', 'rpc_host', 'compute_rp_uuid', 'report', 'fingerprint'}
+    assert old_conductor.heartbeats == [
+        {'hostname': 'compute-1',
+         'fingerprint': old_conductor.reports[0]['fingerprint']}]
+
+
+def test_an_uncapped_agent_is_refused_by_an_old_conductor(
+        conf, rpc_transport, old_conductor):
+    # Why the cap exists: without it the 1.1 form reaches a 1.0 conductor.
+    reporter = _reporter(conf, rpc_transport, [fake.FakeDriver(conf)])
+
+    assert reporter.run() == 'none'
+    assert old_conductor.reports == []
+
+
+@pytest.mark.parametrize('cap', ['1.2', '2.0', '1.O', 'newest', '1'])
+def test_a_cap_this_release_does_not_know_is_refused(conf, rpc_transport,
+                                                     cap):
+    conf.set_override('conductor', cap, group='upgrade_levels')
+
+    with pytest.raises(exception.InvalidConfig) as raised:
+        conductor_rpcapi.ConductorAPI.from_conf(conf, rpc_transport)
+    assert str(raised.value) == (
+        "Invalid configuration of [upgrade_levels] conductor: %r is not a "
+        "version of the conductor RPC API; this release knows 1.0, 1.1. "
+        "Set the version the oldest conductor still running serves, or "
+        "leave the option unset." % cap)

@@ -17,7 +17,7 @@ def test_one_endpoint_serves_every_method_of_the_rpc_api(conf):
     try:
         endpoint = conductor.manager
         assert isinstance(endpoint, manager.ConductorManager)
-        assert endpoint.target.version == rpcapi.RPC_API_VERSION == '1.0'
+        assert endpoint.target.version == rpcapi.RPC_API_VERSION == '1.1'
         called = {name for name, value in vars(rpcapi.ConductorAPI).items()
                   if callable(value) and not name.startswith('_')}
         assert called and all(callable(getattr(endpoint, name))
@@ -91,3 +91,19 @@ def test_start_failure_is_one_line(tmp_path):
     assert 'Traceback' not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and 'error' in lines[0], result.stderr
+
+
+def test_an_unknown_agent_cap_stops_the_start_in_one_line(tmp_path):
+    conf_file = tmp_path / 'cyborg.conf'
+    conf_file.write_text(
+        '[DEFAULT]\nstate_path = %s\ntransport_url = fake://\n'
+        '[database]\nconnection = sqlite:///%s/c.sqlite\n'
+        '[upgrade_levels]\nagent = 1.O\n' % (tmp_path, tmp_path))
+    result = _run_conductor('--config-file', str(conf_file))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "conductor.py: error: Invalid configuration of [upgrade_levels] "
+        "agent: '1.O' is not a version of the agent RPC API; this release "
+        "knows 1.0, 1.1. Set the version the oldest agent still running "
+        "serves, or leave the option unset.")
+    assert 'Traceback' not in result.stderr
