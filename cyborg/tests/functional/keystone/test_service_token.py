@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+from cyborg.tests.fixtures import binding
 from cyborg.tests.fixtures import keystone as keystone_fixture
 
 pytestmark = pytest.mark.xdist_group('keystone')
@@ -60,8 +61,10 @@ def test_bind_needs_novas_service_token(keystone_cloud):
                       % (ARQS, instance))
     [arq] = resp.json()['arqs']
     assert arq['attach_handle_type'] == 'TEST_PCI'
-    # And Nova was told, with the event it waits for.
-    [event] = cloud.nova.events_by_tag()[arq_uuid]
+    # And Nova was told, with the event it waits for (sent once Bound is
+    # committed, so possibly a moment after the ARQ reads Bound).
+    [event] = binding.wait_for(lambda: cloud.nova.events_by_tag().get(
+        arq_uuid), what='the bound event for Nova')
     assert (event['name'], event['server_uuid'], event['status']) == (
         'accelerator-request-bound', instance, 'completed')
     cloud.release_instance(instance)
