@@ -37,8 +37,10 @@ opts = [
                     'links are built from the request URL.'),
     cfg.IntOpt('max_limit',
                default=1000, min=1,
-               help='Largest page a list request may ask for with '
-                    '"limit"; larger values are clamped to it.'),
+               help='Largest page of a list: a larger "limit" is clamped '
+                    'to it, and a list request without "limit" returns at '
+                    'most this many items, with a "next" link to the '
+                    'rest.'),
     cfg.BoolOpt('require_service_token_for_bind',
                 default=True,
                 help='Binding, unbinding and deleting ARQs by instance '

@@ -135,11 +135,16 @@ def isotime(value):
 
 
 class Page:
-    """The paging of one list request: limit, marker and order."""
+    """The paging of one list request: limit, marker and order.
+
+    A request without ``limit`` gets ``[api] max_limit`` items at most, as
+    Nova's lists do: a table of a million ARQs must not become one
+    response. The body then has the ``next`` link to the rest.
+    """
 
     def __init__(self, params, max_limit):
         limit = params.get('limit')
-        self.limit = min(int(limit), max_limit) if limit else None
+        self.limit = min(int(limit), max_limit) if limit else max_limit
         self.marker = params.get('marker')
         self.sort_key = params.get('sort_key')
         self.sort_dir = params.get('sort_dir')
@@ -151,10 +156,11 @@ class Page:
     def add_next_link(self, body, key, base_url, resource, params):
         """Add body['next'] when this page is full: more may follow.
 
-        Only when the client asked for a limit, so the default response
-        keeps upstream's shape.
+        Below ``max_limit`` items and without a ``limit`` the body is
+        upstream's, key for key; a client that reads only the first page
+        still gets what it got.
         """
         items = body[key]
-        if self.limit and len(items) == self.limit:
+        if len(items) == self.limit:
             body['next'] = links.next_href(base_url, resource, params,
                                            items[-1]['uuid'], self.limit)
