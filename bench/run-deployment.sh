@@ -7,6 +7,7 @@
 #
 #   bench/run-deployment.sh            # N=1000, concurrency 1 and 8
 #   N=200 CONCURRENCY="1" bench/run-deployment.sh
+#   BENCH=arq-volume bench/run-deployment.sh   # Nova's calls, 100 vs 1M ARQs
 #
 # Results: one JSON line per phase in $STATE/results-c<C>.jsonl (and on
 # stdout). Only loopback addresses are used.
@@ -83,6 +84,14 @@ for _ in $(seq 150); do
         | grep -q '"rp_uuid": "' && break
     sleep 0.2
 done
+
+if [ "${BENCH:-workload}" = arq-volume ]; then
+    # Nova's ARQ calls at 100 ARQs and at a million (bench/arq_volume.py).
+    $PY bench/arq_volume.py --endpoint http://127.0.0.1:$API_PORT \
+        --db-url "$DB_URL" --total "${ARQS:-1000000}" --samples "${SAMPLES:-300}" \
+        | tee "$STATE/results-arq-volume.jsonl"
+    exit 0
+fi
 
 for c in $CONCURRENCY; do
     out=$STATE/results-c$c.jsonl
