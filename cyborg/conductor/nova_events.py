@@ -16,9 +16,11 @@ conductor to send.
 
 Delivery is at least once, in practice once: the only way to send a row
 twice is its conductor dying (or stalling past its lease) between Nova's
-answer and the commit of "sent". Such a row is taken over with its lease
-still set; the takeover is counted on the row and its next send logged at
-WARNING. Nova ignores an event it is not waiting for.
+answer and the commit of "sent", or Nova acting on a POST whose answer
+timed out. Such a row is taken over with its lease still set, or
+rescheduled after the timeout; either is counted on the row
+(``unconfirmed_sends``) and its next send logged at WARNING. Nova ignores
+an event it is not waiting for.
 """
 
 import logging
@@ -108,6 +110,12 @@ class EventDelivery:
             with _LeaseKeeper(owner, [e['id'] for e in events],
                               self._lease_seconds):
                 results = self._nova.send_external_events(payload)
+        except exception.NovaTimedOut as exc:
+            LOG.warning('Nova did not answer in time; it may have taken the '
+                        '%d events all the same, which will be sent again: '
+                        '%s', len(events), exc)
+            self._reschedule(context, owner, events, unconfirmed=True)
+            return 0, True
         except exception.NovaUnavailable as exc:
             LOG.warning('Nova is unavailable; %d events will be retried: %s',
                         len(events), exc)
@@ -127,14 +135,15 @@ class EventDelivery:
         nova_event_outbox.mark_events_sent(context, owner,
                                            [e['id'] for e in sent])
         for event in sent:
-            if event['takeovers']:
+            if event['unconfirmed_sends']:
                 LOG.warning(
-                    'Sent event %s (%s) for ARQ %s of instance %s after '
-                    'taking it over from a conductor that died or stalled '
-                    'mid-send (takeover %d): Nova may have had it twice',
+                    'Sent event %s (%s) for ARQ %s of instance %s after %d '
+                    'send(s) whose outcome was never learned (a conductor '
+                    'died or stalled mid-send, or Nova did not answer in '
+                    'time): Nova may have had it twice',
                     nova_client.EVENT_NAME, event['status'],
                     event['arq_uuid'], event['instance_uuid'],
-                    event['takeovers'])
+                    event['unconfirmed_sends'])
         if retry:
             self._reschedule(context, owner, retry)
         if refused:
@@ -147,10 +156,11 @@ class EventDelivery:
                                     [e['id'] for e, _code in refused])
         return len(sent), False
 
-    def _reschedule(self, context, owner, events):
+    def _reschedule(self, context, owner, events, unconfirmed=False):
         abandoned = nova_event_outbox.reschedule_events(
             context, owner, [e['id'] for e in events],
-            self._conf.conductor.nova_event_max_attempts)
+            self._conf.conductor.nova_event_max_attempts,
+            unconfirmed=unconfirmed)
         for event in abandoned:
             LOG.error('Giving up telling Nova that ARQ %s of instance %s '
                       'is %s after %d attempts', event['arq_uuid'],

@@ -8,8 +8,9 @@ then gets the rows to Nova: rows are leased before sending, so two
 conductors never send one row at the same time, and closed as sent or
 abandoned only by the holder of the lease. Leases are short and renewed
 (:func:`renew_event_leases`) while their POST is in flight, so a dead
-conductor's rows are taken over soon; each takeover is counted on the row
-(``takeovers``), as the row may already have reached Nova.
+conductor's rows are taken over soon. A takeover, and a POST whose answer
+timed out, are counted on the row (``unconfirmed_sends``): the row may
+already have reached Nova.
 """
 
 import datetime
@@ -89,13 +90,13 @@ def _lease_events(context, event_ids, owner, now, seconds):
             _EVENT.abandoned_at.is_(None),
             sa.or_(_EVENT.lease_owner.is_(None),
                    _EVENT.lease_expires_at < now))
-        # takeovers first: MySQL evaluates SET from left to right, each
+        # unconfirmed_sends first: MySQL evaluates SET from left to right, each
         # term seeing the columns already set, so it must read lease_owner
         # before lease_owner changes.
         .ordered_values(
-            (_EVENT.takeovers, sa.case(
-                (_EVENT.lease_owner.is_(None), _EVENT.takeovers),
-                else_=_EVENT.takeovers + 1)),
+            (_EVENT.unconfirmed_sends, sa.case(
+                (_EVENT.lease_owner.is_(None), _EVENT.unconfirmed_sends),
+                else_=_EVENT.unconfirmed_sends + 1)),
             (_EVENT.lease_owner, owner),
             (_EVENT.lease_expires_at, _lease_end(now, seconds)),
             (_EVENT.updated_at, now)))
@@ -176,8 +177,12 @@ def backoff_seconds(attempts, base=2, cap=300):
 
 @engine.retry_on_contention
 @engine.writer
-def reschedule_events(context, owner, event_ids, max_attempts, now=None):
+def reschedule_events(context, owner, event_ids, max_attempts, now=None,
+                      unconfirmed=False):
     """Count a failed delivery; back off, or abandon after max_attempts.
+
+    ``unconfirmed``: the POST got no answer in time, so Nova may have
+    taken the events; counted in ``unconfirmed_sends``.
 
     Returns the dicts of the events abandoned now (the caller logs them).
     """
@@ -188,8 +193,10 @@ def reschedule_events(context, owner, event_ids, max_attempts, now=None):
     table = _EVENT.__table__
     ours = [table.c.id.in_(list(event_ids)), table.c.lease_owner == owner,
             table.c.sent_at.is_(None)]
-    session.execute(sa.update(table).where(*ours).values(
-        attempts=table.c.attempts + 1, updated_at=now))
+    counted = {'attempts': table.c.attempts + 1, 'updated_at': now}
+    if unconfirmed:
+        counted['unconfirmed_sends'] = table.c.unconfirmed_sends + 1
+    session.execute(sa.update(table).where(*ours).values(counted))
     rows = session.execute(sa.select(table).where(*ours)).all()
     # The lease is given back either way; each row then waits for its own
     # backoff, or is abandoned.

@@ -19,6 +19,7 @@ from oslo_utils import timeutils
 import pytest
 import sqlalchemy as sa
 
+from cyborg.clients import nova as nova_client
 from cyborg.conductor import nova_events
 from cyborg import context as cyborg_context
 from cyborg.db import models
@@ -128,7 +129,7 @@ def test_dead_senders_events_go_out_from_another_conductor(
         assert took < TAKEOVER_BOUND, 'sent %.1f s after the kill' % took
 
         # The one duplicate there may be, and it is counted and logged.
-        assert row['takeovers'] == 1
+        assert row['unconfirmed_sends'] == 1
         assert [e['tag'] for e in stub_nova.accepted_events()] == [
             arq_uuid, arq_uuid]
         assert 'Nova may have had it twice' in processes.log(survivor)
@@ -176,7 +177,7 @@ def test_slow_post_of_a_live_conductor_is_not_taken_over(
     assert set(other_sent) == {0} and len(other_sent) > 5
     assert [e['tag'] for e in stub_nova.events()] == [arq_uuid]
     row = _event(any_db, arq_uuid)
-    assert row['sent_at'] is not None and row['takeovers'] == 0
+    assert row['sent_at'] is not None and row['unconfirmed_sends'] == 0
 
 
 def test_takeover_is_counted_and_logged(db, delivery_conf, stub_nova,
@@ -192,8 +193,8 @@ def test_takeover_is_counted_and_logged(db, delivery_conf, stub_nova,
     assert _delivery(delivery_conf).deliver_due(
         cyborg_context.get_admin_context()) == 2
 
-    assert _event(db, taken)['takeovers'] == 1
-    assert _event(db, fresh)['takeovers'] == 0
+    assert _event(db, taken)['unconfirmed_sends'] == 1
+    assert _event(db, fresh)['unconfirmed_sends'] == 0
     warned = [r.getMessage() for r in caplog.records
               if r.levelno == logging.WARNING]
     assert len(warned) == 1 and taken in warned[0]
@@ -211,3 +212,35 @@ def test_live_lease_is_not_taken(db, delivery_conf, stub_nova):
     assert _delivery(delivery_conf).deliver_due(
         cyborg_context.get_admin_context()) == 0
     assert stub_nova.events() == []
+
+
+def test_timed_out_post_is_sent_again_and_counted(db, delivery_conf,
+                                                  stub_nova, caplog):
+    # Nova takes the event but answers after the POST's timeout: the
+    # sender cannot know, so it sends the event again later, counted.
+    arq_uuid = _queue_event(db)
+    delivery = nova_events.EventDelivery(
+        delivery_conf, nova_client.NovaClient.from_conf(delivery_conf,
+                                                        timeout=0.5))
+    context = cyborg_context.get_admin_context()
+    caplog.set_level(logging.WARNING, logger=nova_events.__name__)
+    stub_nova.delay = 1.5
+    try:
+        assert delivery.deliver_due(context) == 0
+    finally:
+        stub_nova.delay = 0
+    row = _event(db, arq_uuid)
+    assert (row['sent_at'], row['attempts'], row['unconfirmed_sends'],
+            row['lease_owner']) == (None, 1, 1, None)
+
+    # Its backoff over, the event goes again.
+    with db.begin() as conn:
+        conn.execute(sa.update(_EVENT).where(_EVENT.c.arq_uuid == arq_uuid)
+                     .values(next_attempt_at=seed.past(1)))
+    assert delivery.deliver_due(context) == 1
+    row = _event(db, arq_uuid)
+    assert row['sent_at'] is not None and row['unconfirmed_sends'] == 1
+    assert [e['tag'] for e in stub_nova.accepted_events()] == [
+        arq_uuid, arq_uuid]
+    assert any('Nova may have had it twice' in r.getMessage()
+               for r in caplog.records)

@@ -382,14 +382,14 @@ def test_claims_and_finish_on_every_backend(any_db, admin_context):
     assert arq_states.unbind(admin_context, first)['uuid'] == \
         deployable['handles'][0]
     events = nova_event_outbox.claim_due_events(admin_context, 'x')
-    assert [(e['arq_uuid'], e['status'], e['takeovers'])
+    assert [(e['arq_uuid'], e['status'], e['unconfirmed_sends'])
             for e in events] == [(first, 'completed', 0)]
     # 'x' never closed its lease (as a conductor dying mid-send leaves it):
     # taking the row over counts, on every backend (MySQL evaluates SET
     # left to right).
     later = timeutils.utcnow() + datetime.timedelta(minutes=5)
     events = nova_event_outbox.claim_due_events(admin_context, 'y', now=later)
-    assert [e['takeovers'] for e in events] == [1]
+    assert [e['unconfirmed_sends'] for e in events] == [1]
     assert nova_event_outbox.renew_event_leases(
         admin_context, 'y', [e['id'] for e in events], 5, now=later) == 1
     assert nova_event_outbox.mark_events_sent(admin_context, 'x',
