@@ -278,6 +278,12 @@ class NovaUnavailable(ServiceUnavailable):
     msg_fmt = 'Nova could not be reached: %(reason)s'
 
 
+class NovaTimedOut(NovaUnavailable):
+    """No answer in time: Nova may or may not have acted on the request."""
+
+    msg_fmt = 'Nova did not answer in time: %(reason)s'
+
+
 class DeployableMissing(Conflict):
     msg_fmt = ('Deployable %(name)s is missing from its host\'s last '
                'report; no new accelerator is handed out from it.')

@@ -10,7 +10,8 @@ What Nova's answers mean for us (one POST carries many events):
   Nova has nobody waiting for the event; that counts as delivered. Other
   4xx codes are refusals that a retry will not change.
 * 5xx, or no connection: Nova is unavailable; NovaUnavailable, the caller
-  retries later.
+  retries later. No answer within the timeout is NovaTimedOut (a
+  NovaUnavailable): Nova may have taken the events all the same.
 * Any other status refuses the whole request: NovaEventRejected.
 """
 
@@ -88,6 +89,10 @@ class NovaClient:
                                       json=body, microversion=MICROVERSION,
                                       raise_exc=False,
                                       timeout=self._timeout)
+        except ks_exc.ConnectTimeout as exc:
+            # keystoneauth raises it for a connect or a read timeout alike;
+            # after a read timeout Nova may have the events.
+            raise exception.NovaTimedOut(reason=str(exc))
         except (ks_exc.ConnectionError, ks_exc.EndpointNotFound) as exc:
             raise exception.NovaUnavailable(reason=str(exc))
         if resp.status_code >= 500:

@@ -7,25 +7,37 @@ same time, and marked sent only after Nova accepted them. Nova being down
 costs a retry with exponential backoff; after ``[conductor]
 nova_event_max_attempts`` failed tries the row is abandoned with an ERROR.
 
+The lease is short (``[conductor] nova_event_lease_seconds``) and renewed
+by a :class:`_LeaseKeeper` thread for as long as the POST is in flight,
+however long that is: a slow POST of a live conductor keeps its rows, and
+a dead conductor's rows are free one lease after its last renewal, for the
+next delivery pass (every ``[conductor] nova_event_interval``) of any
+conductor to send.
+
 Delivery is at least once, in practice once: the only way to send a row
-twice is a conductor dying between Nova's 200 and the commit of "sent",
-and Nova ignores an event it is not waiting for.
+twice is its conductor dying (or stalling past its lease) between Nova's
+answer and the commit of "sent", or Nova acting on a POST whose answer
+timed out. Such a row is taken over with its lease still set, or
+rescheduled after the timeout; either is counted on the row
+(``unconfirmed_sends``) and its next send logged at WARNING. Nova ignores
+an event it is not waiting for.
 """
 
 import logging
+import threading
 import uuid
 
 from cyborg.clients import nova as nova_client
+from cyborg import context as cyborg_context
 from cyborg.db import nova_event_outbox
 from cyborg import exception
 
 LOG = logging.getLogger(__name__)
 
-# Events per POST. The HTTP timeout of a POST is well below the lease, so a
-# lease never runs out while its POST may still be delivered.
+# Events per POST, and the HTTP timeout of one (connect, and each read).
+# The lease does not depend on it: it is renewed while the POST runs.
 BATCH_SIZE = 100
 POST_TIMEOUT = 30
-LEASE_SECONDS = 90
 
 
 def client_from_conf(conf):
@@ -55,6 +67,7 @@ class EventDelivery:
     def __init__(self, conf, nova):
         self._conf = conf
         self._nova = nova
+        self._lease_seconds = conf.conductor.nova_event_lease_seconds
 
     @property
     def enabled(self):
@@ -72,7 +85,7 @@ class EventDelivery:
             owner = 'events:%s:%s' % (self._conf.host, uuid.uuid4().hex)
             events = nova_event_outbox.claim_due_events(
                 context, owner, limit=BATCH_SIZE,
-                lease_seconds=LEASE_SECONDS, arq_uuids=arq_uuids)
+                lease_seconds=self._lease_seconds, arq_uuids=arq_uuids)
             if not events:
                 return delivered
             sent, nova_down = self._deliver(context, owner, events)
@@ -94,7 +107,15 @@ class EventDelivery:
         payload = [nova_client.make_event(e['instance_uuid'], e['arq_uuid'],
                                           e['status']) for e in events]
         try:
-            results = self._nova.send_external_events(payload)
+            with _LeaseKeeper(owner, [e['id'] for e in events],
+                              self._lease_seconds):
+                results = self._nova.send_external_events(payload)
+        except exception.NovaTimedOut as exc:
+            LOG.warning('Nova did not answer in time; it may have taken the '
+                        '%d events all the same, which will be sent again: '
+                        '%s', len(events), exc)
+            self._reschedule(context, owner, events, unconfirmed=True)
+            return 0, True
         except exception.NovaUnavailable as exc:
             LOG.warning('Nova is unavailable; %d events will be retried: %s',
                         len(events), exc)
@@ -111,7 +132,18 @@ class EventDelivery:
         retry = [e for i, e in enumerate(events) if results.transient(i)]
         refused = [(e, results.codes[i]) for i, e in enumerate(events)
                    if not results.delivered(i) and not results.transient(i)]
-        nova_event_outbox.mark_events_sent(context, owner, [e['id'] for e in sent])
+        nova_event_outbox.mark_events_sent(context, owner,
+                                           [e['id'] for e in sent])
+        for event in sent:
+            if event['unconfirmed_sends']:
+                LOG.warning(
+                    'Sent event %s (%s) for ARQ %s of instance %s after %d '
+                    'send(s) whose outcome was never learned (a conductor '
+                    'died or stalled mid-send, or Nova did not answer in '
+                    'time): Nova may have had it twice',
+                    nova_client.EVENT_NAME, event['status'],
+                    event['arq_uuid'], event['instance_uuid'],
+                    event['unconfirmed_sends'])
         if retry:
             self._reschedule(context, owner, retry)
         if refused:
@@ -124,12 +156,55 @@ class EventDelivery:
                                     [e['id'] for e, _code in refused])
         return len(sent), False
 
-    def _reschedule(self, context, owner, events):
+    def _reschedule(self, context, owner, events, unconfirmed=False):
         abandoned = nova_event_outbox.reschedule_events(
             context, owner, [e['id'] for e in events],
-            self._conf.conductor.nova_event_max_attempts)
+            self._conf.conductor.nova_event_max_attempts,
+            unconfirmed=unconfirmed)
         for event in abandoned:
             LOG.error('Giving up telling Nova that ARQ %s of instance %s '
                       'is %s after %d attempts', event['arq_uuid'],
                       event['instance_uuid'], event['status'],
                       event['attempts'])
+
+
+class _LeaseKeeper:
+    """Renews the lease on events in the background while their POST runs.
+
+    Every third of a lease, so one late renewal does not lose the rows.
+    It stops when the POST returns, whatever its length: only a conductor
+    that is gone (or cannot reach the database) lets its lease run out.
+    """
+
+    def __init__(self, owner, event_ids, seconds):
+        self._owner = owner
+        self._ids = event_ids
+        self._seconds = seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='nova-event-lease')
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self):
+        # Its own context: the sender's may be inside a transaction.
+        context = cyborg_context.get_admin_context()
+        while not self._stop.wait(max(0.2, self._seconds / 3.0)):
+            try:
+                held = nova_event_outbox.renew_event_leases(
+                    context, self._owner, self._ids, self._seconds)
+            except Exception:
+                LOG.exception('Could not renew the lease on %d Nova events '
+                              'being sent', len(self._ids))
+                continue
+            if held < len(self._ids):
+                LOG.warning('Lost the lease on %d of %d Nova events while '
+                            'sending them: another conductor may send them '
+                            'too', len(self._ids) - held, len(self._ids))
+                return

@@ -12,9 +12,12 @@ one background thread for periodic work: the Placement reconcile at start
 and every ``[conductor] reconcile_interval`` seconds, the bind recovery
 scan every ``[conductor] recovery_interval`` seconds, and the purge of
 expired device contexts every ``[device_contexts] purge_interval``
-seconds. Several conductors running these at once is safe: Placement
-writes honour generations, digests are compare-and-swapped, and the purge
-deletes only rows past their expiry that no ARQ names.
+seconds. A second thread sends the Nova events due every ``[conductor]
+nova_event_interval`` seconds, so a long reconcile or recovery pass never
+holds back an event Nova waits for. Several conductors running these at
+once is safe: Placement writes honour generations, digests are
+compare-and-swapped, the purge deletes only rows past their expiry that no
+ARQ names, and events are leased.
 """
 
 import logging
@@ -112,11 +115,10 @@ class PeriodicTask:
 class PeriodicRunner:
     """Runs PeriodicTasks in one daemon thread until stopped."""
 
-    def __init__(self, tasks):
+    def __init__(self, tasks, name='cyborg-conductor-periodic'):
         self._tasks = tasks
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop,
-                                        name='cyborg-conductor-periodic',
+        self._thread = threading.Thread(target=self._loop, name=name,
                                         daemon=True)
 
     def start(self):
@@ -155,6 +157,7 @@ class ConductorService:
                                    nova_client, glance_client)
         self._server = None
         self._periodic = None
+        self._event_delivery = None
 
     def start(self):
         self._server = rpc.get_server(self._transport, rpc.CONDUCTOR_TOPIC,
@@ -163,6 +166,9 @@ class ConductorService:
         self._server.start()
         self._periodic = PeriodicRunner(self._periodic_tasks())
         self._periodic.start()
+        self._event_delivery = PeriodicRunner(
+            [self._event_delivery_task()], name='cyborg-nova-events')
+        self._event_delivery.start()
         LOG.info('cyborg-conductor serving as %s', self._conf.host)
 
     def _periodic_tasks(self):
@@ -186,10 +192,20 @@ class ConductorService:
                 self._conf.device_contexts.purge_interval),
         ]
 
+    def _event_delivery_task(self):
+        events = self.conductor.events
+
+        def deliver():
+            events.deliver_due(cyborg_context.get_admin_context())
+
+        return PeriodicTask('nova-event-delivery', deliver,
+                            self._conf.conductor.nova_event_interval)
+
     def stop(self):
         """Stop taking messages and periodic work (returns at once)."""
-        if self._periodic is not None:
-            self._periodic.stop()
+        for runner in (self._periodic, self._event_delivery):
+            if runner is not None:
+                runner.stop()
         if self._server is not None:
             self._server.stop()
 
@@ -197,7 +213,8 @@ class ConductorService:
         """Wait for work in progress to finish after stop()."""
         if self._server is not None:
             self._server.wait()
-        if self._periodic is not None:
-            self._periodic.wait()
+        for runner in (self._periodic, self._event_delivery):
+            if runner is not None:
+                runner.wait()
         self.conductor.close()
 

@@ -20,7 +20,23 @@ opts = [
     cfg.IntOpt('recovery_interval',
                default=10, min=1,
                help='Seconds between two scans for binds whose conductor '
-                    'lease expired and for Nova events still to send.'),
+                    'lease expired (a scan also sends the Nova events '
+                    'due).'),
+    cfg.IntOpt('nova_event_interval',
+               default=3, min=1,
+               help='Seconds between two passes that send the Nova events '
+                    'due: those whose first attempt failed, and those a '
+                    'conductor claimed and then died with. With '
+                    'nova_event_lease_seconds it bounds how late such an '
+                    'event reaches Nova (about the sum of the two; Nova '
+                    'waits for the event before it boots the instance).'),
+    cfg.IntOpt('nova_event_lease_seconds',
+               default=6, min=1,
+               help='Seconds a conductor holds the events it is sending '
+                    'to Nova. It renews the lease every third of it while '
+                    'its POST is in flight, however slow, so a live '
+                    'conductor keeps them; the events of a conductor that '
+                    'died are sent by another one once this runs out.'),
     cfg.IntOpt('nova_event_max_attempts',
                default=10, min=1,
                help='Attempts at delivering one external event to Nova '

@@ -403,6 +403,13 @@ class NovaEvent(BASE):
     abandoned_at = sa.Column(sa.DateTime, nullable=True)
     lease_owner = sa.Column(sa.String(255), nullable=True)
     lease_expires_at = sa.Column(sa.DateTime, nullable=True)
+    # Sends whose outcome was never learned: the row was leased from a
+    # holder whose lease ran out unreleased (its conductor died, or
+    # stalled, mid-send), or Nova's answer timed out. Nova may have acted
+    # on each: a sent row with unconfirmed_sends > 0 is a possible
+    # duplicate, and the only kind there is.
+    unconfirmed_sends = sa.Column(sa.Integer, nullable=False, default=0,
+                          server_default='0')
 
 
 class AgentHost(BASE):

@@ -6,7 +6,11 @@ that records the outcome), so an outcome is never lost; the row is unique
 per (ARQ, bind), so it is never queued twice. ``cyborg.conductor.nova_events``
 then gets the rows to Nova: rows are leased before sending, so two
 conductors never send one row at the same time, and closed as sent or
-abandoned only by the holder of the lease.
+abandoned only by the holder of the lease. Leases are short and renewed
+(:func:`renew_event_leases`) while their POST is in flight, so a dead
+conductor's rows are taken over soon. A takeover, and a POST whose answer
+timed out, are counted on the row (``unconfirmed_sends``): the row may
+already have reached Nova.
 """
 
 import datetime
@@ -25,6 +29,17 @@ EVENT_STATUS = {'Bound': 'completed', 'BindFailed': 'failed'}
 
 def _now():
     return timeutils.utcnow()
+
+
+def _lease_end(now, seconds):
+    # Rounded up to a whole second: MySQL and MariaDB keep whole seconds
+    # in these columns (rounding or truncating the rest), which would
+    # shorten a short lease by up to a second. A whole second is kept as
+    # written everywhere.
+    end = now + datetime.timedelta(seconds=seconds)
+    if end.microsecond:
+        end = end.replace(microsecond=0) + datetime.timedelta(seconds=1)
+    return end
 
 
 @engine.writer
@@ -67,15 +82,24 @@ def _list_due_event_ids(context, now, limit, arq_uuids):
 def _lease_events(context, event_ids, owner, now, seconds):
     # The same conditions as the listing, re-checked in the UPDATE: of two
     # conductors that listed the same rows, each row goes to one of them.
+    # A row still naming an owner was never released: its holder died or
+    # stalled mid-send, and Nova may have had the event; counted.
     context.session.execute(
         sa.update(_EVENT).where(
             _EVENT.id.in_(event_ids), _EVENT.sent_at.is_(None),
             _EVENT.abandoned_at.is_(None),
             sa.or_(_EVENT.lease_owner.is_(None),
                    _EVENT.lease_expires_at < now))
-        .values(lease_owner=owner,
-                lease_expires_at=now + datetime.timedelta(seconds=seconds),
-                updated_at=now))
+        # unconfirmed_sends first: MySQL evaluates SET from left to right, each
+        # term seeing the columns already set, so it must read lease_owner
+        # before lease_owner changes.
+        .ordered_values(
+            (_EVENT.unconfirmed_sends, sa.case(
+                (_EVENT.lease_owner.is_(None), _EVENT.unconfirmed_sends),
+                else_=_EVENT.unconfirmed_sends + 1)),
+            (_EVENT.lease_owner, owner),
+            (_EVENT.lease_expires_at, _lease_end(now, seconds)),
+            (_EVENT.updated_at, now)))
     rows = context.session.execute(
         sa.select(_EVENT).where(_EVENT.id.in_(event_ids),
                                 _EVENT.lease_owner == owner)
@@ -96,6 +120,26 @@ def claim_due_events(context, owner, now=None, limit=100, lease_seconds=60,
     if not ids:
         return []
     return _lease_events(context, ids, owner, now, lease_seconds)
+
+
+@engine.retry_on_contention
+@engine.writer
+def renew_event_leases(context, owner, event_ids, seconds, now=None):
+    """Extend our lease on the events (a POST of them is in flight).
+
+    Returns how many are still ours: fewer than asked means a lease ran
+    out and another conductor took the row over.
+    """
+    if not event_ids:
+        return 0
+    now = now or _now()
+    return context.session.execute(
+        sa.update(_EVENT).where(_EVENT.id.in_(list(event_ids)),
+                                _EVENT.lease_owner == owner,
+                                _EVENT.sent_at.is_(None),
+                                _EVENT.abandoned_at.is_(None))
+        .values(lease_expires_at=_lease_end(now, seconds), updated_at=now)
+    ).rowcount
 
 
 def mark_events_sent(context, owner, event_ids, now=None):
@@ -133,8 +177,12 @@ def backoff_seconds(attempts, base=2, cap=300):
 
 @engine.retry_on_contention
 @engine.writer
-def reschedule_events(context, owner, event_ids, max_attempts, now=None):
+def reschedule_events(context, owner, event_ids, max_attempts, now=None,
+                      unconfirmed=False):
     """Count a failed delivery; back off, or abandon after max_attempts.
+
+    ``unconfirmed``: the POST got no answer in time, so Nova may have
+    taken the events; counted in ``unconfirmed_sends``.
 
     Returns the dicts of the events abandoned now (the caller logs them).
     """
@@ -145,8 +193,10 @@ def reschedule_events(context, owner, event_ids, max_attempts, now=None):
     table = _EVENT.__table__
     ours = [table.c.id.in_(list(event_ids)), table.c.lease_owner == owner,
             table.c.sent_at.is_(None)]
-    session.execute(sa.update(table).where(*ours).values(
-        attempts=table.c.attempts + 1, updated_at=now))
+    counted = {'attempts': table.c.attempts + 1, 'updated_at': now}
+    if unconfirmed:
+        counted['unconfirmed_sends'] = table.c.unconfirmed_sends + 1
+    session.execute(sa.update(table).where(*ours).values(counted))
     rows = session.execute(sa.select(table).where(*ours)).all()
     # The lease is given back either way; each row then waits for its own
     # backoff, or is abandoned.

@@ -127,8 +127,11 @@ def test_a_context_from_creation_to_gone(db, short_grace, cloud, nova,
                        % inline['uuid']).json()['device_context']
     assert (context['state'], context['instance_uuid'],
             context['expires_at']) == ('Bound', instance, None)
-    assert [e['status'] for a in bound
-            for e in stub_nova.events_by_tag()[a['uuid']]] == [
+    # The events are sent just after Bound is committed: wait for them.
+    by_tag = seed.wait_for(
+        lambda: (lambda t: t if all(a['uuid'] in t for a in bound) else None)(
+            stub_nova.events_by_tag()), timeout=10, what='the bound events')
+    assert [e['status'] for a in bound for e in by_tag[a['uuid']]] == [
         'completed', 'completed']
 
     # The context made from the profile serves another instance.
@@ -201,5 +204,8 @@ def test_a_driver_refusing_the_config_data_fails_the_bind(
     assert failed['attach_handle_uuid'] is None
     row = seed.arq(db, failed['uuid'])
     assert 'fake.refuse asks the fake driver to refuse' in row['bind_error']
-    assert [e['status'] for e in stub_nova.events_by_tag()[
-        failed['uuid']]] == ['failed']
+    # The event is sent just after BindFailed is committed: wait for it.
+    events = seed.wait_for(
+        lambda: stub_nova.events_by_tag().get(failed['uuid']), timeout=10,
+        what='the failed event')
+    assert [e['status'] for e in events] == ['failed']

@@ -303,6 +303,29 @@ class TestOutbox:
         later = timeutils.utcnow() + datetime.timedelta(days=1)
         assert nova_event_outbox.claim_due_events(admin_context, 'c', now=later) == []
 
+    def test_renew_needs_the_lease_and_extends_it(self, db, admin_context,
+                                                  two_events):
+        now = timeutils.utcnow()
+        ids = [e['id'] for e in nova_event_outbox.claim_due_events(
+            admin_context, 'a', now=now, lease_seconds=5)]
+        assert nova_event_outbox.renew_event_leases(
+            admin_context, 'b', ids, 60) == 0
+        assert nova_event_outbox.renew_event_leases(
+            admin_context, 'a', ids, 60) == 2
+        # Renewed: not free where the first lease would have ended.
+        assert nova_event_outbox.claim_due_events(
+            admin_context, 'b', now=now + datetime.timedelta(seconds=30)) == []
+        nova_event_outbox.mark_events_sent(admin_context, 'a', ids[:1])
+        assert nova_event_outbox.renew_event_leases(
+            admin_context, 'a', ids, 60) == 1
+
+    def test_lease_end_is_a_whole_second_not_before_the_lease(self):
+        now = datetime.datetime(2026, 1, 1, 12, 0, 0, 600000)
+        assert nova_event_outbox._lease_end(now, 2) == datetime.datetime(
+            2026, 1, 1, 12, 0, 3)
+        assert nova_event_outbox._lease_end(now.replace(microsecond=0), 2) \
+            == datetime.datetime(2026, 1, 1, 12, 0, 2)
+
     def test_reschedule_backs_off_then_abandons(self, db, admin_context,
                                                 two_events):
         now = timeutils.utcnow()
@@ -359,7 +382,17 @@ def test_claims_and_finish_on_every_backend(any_db, admin_context):
     assert arq_states.unbind(admin_context, first)['uuid'] == \
         deployable['handles'][0]
     events = nova_event_outbox.claim_due_events(admin_context, 'x')
-    assert [(e['arq_uuid'], e['status']) for e in events] == [
-        (first, 'completed')]
+    assert [(e['arq_uuid'], e['status'], e['unconfirmed_sends'])
+            for e in events] == [(first, 'completed', 0)]
+    # 'x' never closed its lease (as a conductor dying mid-send leaves it):
+    # taking the row over counts, on every backend (MySQL evaluates SET
+    # left to right).
+    later = timeutils.utcnow() + datetime.timedelta(minutes=5)
+    events = nova_event_outbox.claim_due_events(admin_context, 'y', now=later)
+    assert [e['unconfirmed_sends'] for e in events] == [1]
+    assert nova_event_outbox.renew_event_leases(
+        admin_context, 'y', [e['id'] for e in events], 5, now=later) == 1
     assert nova_event_outbox.mark_events_sent(admin_context, 'x',
+                                     [e['id'] for e in events]) == 0
+    assert nova_event_outbox.mark_events_sent(admin_context, 'y',
                                      [e['id'] for e in events]) == 1

@@ -56,6 +56,27 @@ def test_5xx_is_transient(client, stub_nova):
         client.send_external_events(EVENTS)
 
 
+def test_no_answer_in_time_is_a_timeout(conf, stub_nova):
+    # Nova may have acted on it: the caller counts the send as unconfirmed.
+    nova_fixture.configure(conf, stub_nova.endpoint)
+    client = nova_client.NovaClient.from_conf(conf, timeout=0.3)
+    stub_nova.delay = 1
+    with pytest.raises(exception.NovaTimedOut):
+        client.send_external_events(EVENTS)
+    assert len(stub_nova.events()) == len(EVENTS)
+
+
+def test_no_nova_listening_is_not_a_timeout(conf):
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    nova_fixture.configure(conf, 'http://127.0.0.1:%d/v2.1' % port)
+    client = nova_client.NovaClient.from_conf(conf, timeout=2)
+    with pytest.raises(exception.NovaUnavailable) as raised:
+        client.send_external_events(EVENTS)
+    assert not isinstance(raised.value, exception.NovaTimedOut)
+
+
 def test_other_4xx_refuses_the_request(client, stub_nova):
     stub_nova.mode = 'bad_request'
     with pytest.raises(exception.NovaEventRejected):
