@@ -43,13 +43,13 @@ from concurrent import futures
 import dataclasses
 import datetime
 import logging
-import threading
 import uuid
 
 from oslo_utils import timeutils
 
 from cyborg.conductor import agent_calls
 from cyborg.conductor import bitstreams
+from cyborg.conductor import lease_keeper
 from cyborg.db import agent_hosts
 from cyborg.db import arq_states
 from cyborg.db import arqs
@@ -184,46 +184,6 @@ class _Attempt:
     # The MDEV handle whose mdev this run asked an agent to create.
     mdev_handle: dict = None
     mdev_host: str = None
-
-
-class _LeaseKeeper:
-    """Renews a bind lease in the background while a remote call runs.
-
-    It stops renewing at ``until`` (the bind's deadline), so a conductor
-    stuck past the deadline lets its lease lapse and recovery fails the
-    bind on time.
-    """
-
-    def __init__(self, context, attempt, seconds, until=None):
-        self._context = context
-        self._attempt = attempt
-        self._seconds = seconds
-        self._until = until
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name='bind-lease')
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self):
-        arq = self._attempt.arq
-        while not self._stop.wait(max(0.2, self._seconds / 3.0)):
-            if self._until is not None and timeutils.utcnow() >= self._until:
-                return
-            try:
-                if not arq_states.renew_bind_lease(
-                        self._context, arq['uuid'], self._attempt.owner,
-                        self._seconds, bind_seq=arq['bind_seq']):
-                    return
-            except Exception:
-                LOG.exception('Could not renew the bind lease of ARQ %s',
-                              arq['uuid'])
 
 
 class Binder:
@@ -498,8 +458,16 @@ class Binder:
             remove_released_mdev(context, self.agent, handle)
 
     def _keep_lease(self, context, attempt, until=None):
-        return _LeaseKeeper(context, attempt, self._conf.bind_lease_seconds,
-                            until=until)
+        """Renew the bind lease while a remote call runs, up to ``until``
+        (the bind's deadline): a conductor stuck past it lets the lease
+        lapse, and recovery fails the bind on time."""
+        arq = attempt.arq
+        seconds = self._conf.bind_lease_seconds
+        return lease_keeper.LeaseKeeper(
+            lambda: arq_states.renew_bind_lease(
+                context, arq['uuid'], attempt.owner, seconds,
+                bind_seq=arq['bind_seq']),
+            seconds, 'the bind lease of ARQ %s' % arq['uuid'], until=until)
 
     def _remote_timeout(self, attempt):
         """Agent call timeout: the configured one, cut to the deadline."""

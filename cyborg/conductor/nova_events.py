@@ -8,7 +8,7 @@ costs a retry with exponential backoff; after ``[conductor]
 nova_event_max_attempts`` failed tries the row is abandoned with an ERROR.
 
 The lease is short (``[conductor] nova_event_lease_seconds``) and renewed
-by a :class:`_LeaseKeeper` thread for as long as the POST is in flight,
+by a ``lease_keeper.LeaseKeeper`` for as long as the POST is in flight,
 however long that is: a slow POST of a live conductor keeps its rows, and
 a dead conductor's rows are free one lease after its last renewal, for the
 next delivery pass (every ``[conductor] nova_event_interval``) of any
@@ -24,10 +24,10 @@ an event it is not waiting for.
 """
 
 import logging
-import threading
 import uuid
 
 from cyborg.clients import nova as nova_client
+from cyborg.conductor import lease_keeper
 from cyborg import context as cyborg_context
 from cyborg.db import nova_event_outbox
 from cyborg import exception
@@ -107,8 +107,7 @@ class EventDelivery:
         payload = [nova_client.make_event(e['instance_uuid'], e['arq_uuid'],
                                           e['status']) for e in events]
         try:
-            with _LeaseKeeper(owner, [e['id'] for e in events],
-                              self._lease_seconds):
+            with self._keep_leases(owner, [e['id'] for e in events]):
                 results = self._nova.send_external_events(payload)
         except exception.NovaTimedOut as exc:
             LOG.warning('Nova did not answer in time; it may have taken the '
@@ -156,6 +155,25 @@ class EventDelivery:
                                     [e['id'] for e, _code in refused])
         return len(sent), False
 
+    def _keep_leases(self, owner, event_ids):
+        """Renew our lease on the events while their POST runs, however
+        long: only a conductor that is gone (or cut off from the database)
+        lets it lapse."""
+        # Its own context: the sender's may be inside a transaction.
+        context = cyborg_context.get_admin_context()
+        seconds = self._lease_seconds
+
+        def renew():
+            held = nova_event_outbox.renew_event_leases(
+                context, owner, event_ids, seconds)
+            if held < len(event_ids):
+                LOG.warning('Lost the lease on %d of %d Nova events while '
+                            'sending them: another conductor may send them '
+                            'too', len(event_ids) - held, len(event_ids))
+            return held == len(event_ids)
+        return lease_keeper.LeaseKeeper(
+            renew, seconds, 'the lease on %d Nova events' % len(event_ids))
+
     def _reschedule(self, context, owner, events, unconfirmed=False):
         abandoned = nova_event_outbox.reschedule_events(
             context, owner, [e['id'] for e in events],
@@ -166,45 +184,3 @@ class EventDelivery:
                       'is %s after %d attempts', event['arq_uuid'],
                       event['instance_uuid'], event['status'],
                       event['attempts'])
-
-
-class _LeaseKeeper:
-    """Renews the lease on events in the background while their POST runs.
-
-    Every third of a lease, so one late renewal does not lose the rows.
-    It stops when the POST returns, whatever its length: only a conductor
-    that is gone (or cannot reach the database) lets its lease run out.
-    """
-
-    def __init__(self, owner, event_ids, seconds):
-        self._owner = owner
-        self._ids = event_ids
-        self._seconds = seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name='nova-event-lease')
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self):
-        # Its own context: the sender's may be inside a transaction.
-        context = cyborg_context.get_admin_context()
-        while not self._stop.wait(max(0.2, self._seconds / 3.0)):
-            try:
-                held = nova_event_outbox.renew_event_leases(
-                    context, self._owner, self._ids, self._seconds)
-            except Exception:
-                LOG.exception('Could not renew the lease on %d Nova events '
-                              'being sent', len(self._ids))
-                continue
-            if held < len(self._ids):
-                LOG.warning('Lost the lease on %d of %d Nova events while '
-                            'sending them: another conductor may send them '
-                            'too', len(self._ids) - held, len(self._ids))
-                return

@@ -5,6 +5,8 @@ cyborg.tests.fixtures.binding; here: a conductor serving its endpoint on the
 fake:// transport, and a recording agent for host 'test-host'.
 """
 
+import uuid
+
 import pytest
 
 from cyborg.conductor import service as conductor_service
@@ -15,6 +17,7 @@ from cyborg import rpc
 from cyborg.tests.fixtures import binding as binding_fixtures
 from cyborg.tests.fixtures import binding as seed
 from cyborg.tests.fixtures import cloud as cloud_fixture
+from cyborg.tests.fixtures import database as db_fixture
 
 
 # The shared fixtures, made visible to the tests of this directory.
@@ -24,6 +27,23 @@ stub_glance = binding_fixtures.stub_glance
 stub_nova = binding_fixtures.stub_nova
 transport = binding_fixtures.transport
 cloud = cloud_fixture.cloud
+
+
+@pytest.fixture(params=['sqlite', 'mysql'])
+def shared_db(request, tmp_path):
+    """A database that separate conductor processes can share."""
+    with db_fixture.schema_database(request.param, tmp_path) as engine:
+        yield engine
+
+
+@pytest.fixture
+def rabbit_conf(conf, rabbit):
+    """conf on RabbitMQ with a control exchange of this test's own."""
+    exchange = 'cyborg-test-%s' % uuid.uuid4().hex[:12]
+    # An in-memory transport first: it registers control_exchange.
+    seed.fake_transport(conf).cleanup()
+    conf.set_override('control_exchange', exchange)
+    return conf
 
 
 class Conductor:

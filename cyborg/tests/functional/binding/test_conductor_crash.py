@@ -14,13 +14,11 @@ import signal
 import time
 import uuid
 
-import pytest
 
 from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg import context as cyborg_context
 from cyborg import rpc
 from cyborg.tests.fixtures import binding as seed
-from cyborg.tests.fixtures import database as db_fixture
 from cyborg.tests.fixtures import processes as multiproc
 
 INSTANCES = 6
@@ -28,21 +26,6 @@ ARQS_PER_INSTANCE = 2
 MDEV_SECONDS = 3
 BIND_TIMEOUT = 40
 LEASE_SECONDS = 2
-
-
-@pytest.fixture(params=['sqlite', 'mysql'])
-def shared_db(request, tmp_path):
-    with db_fixture.schema_database(request.param, tmp_path) as engine:
-        yield engine
-
-
-@pytest.fixture
-def rabbit_conf(conf, rabbit):
-    exchange = 'cyborg-test-%s' % uuid.uuid4().hex[:12]
-    # An in-memory transport first: it registers control_exchange.
-    seed.fake_transport(conf).cleanup()
-    conf.set_override('control_exchange', exchange)
-    return conf
 
 
 def _conductor_config(tmp_path, name, conf, engine, stub_nova,

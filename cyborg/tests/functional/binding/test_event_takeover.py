@@ -25,7 +25,6 @@ from cyborg.conductor import nova_events
 from cyborg import context as cyborg_context
 from cyborg.db import models
 from cyborg.tests.fixtures import binding as seed
-from cyborg.tests.fixtures import database as db_fixture
 from cyborg.tests.fixtures import processes as multiproc
 
 _EVENT = models.NovaEvent.__table__
@@ -63,21 +62,6 @@ def test_defaults_meet_the_target(conf):
     group = conf.conductor
     assert group.nova_event_lease_seconds + group.nova_event_interval + 3 \
         <= 15
-
-
-@pytest.fixture(params=['sqlite', 'mysql'])
-def shared_db(request, tmp_path):
-    with db_fixture.schema_database(request.param, tmp_path) as engine:
-        yield engine
-
-
-@pytest.fixture
-def rabbit_conf(conf, rabbit):
-    exchange = 'cyborg-test-%s' % uuid.uuid4().hex[:12]
-    # An in-memory transport first: it registers control_exchange.
-    seed.fake_transport(conf).cleanup()
-    conf.set_override('control_exchange', exchange)
-    return conf
 
 
 def _conductor_config(tmp_path, name, conf, engine, stub_nova,
