@@ -2,13 +2,12 @@
 
 The service is the one of ``cyborg.tests.fixtures.cloud`` (API on a
 loopback port, conductor, an agent with the fake driver, real Placement,
-stub Nova and Glance; RPC on fake://), built here step by step because
-the tests stop the agent half-way to play its last report themselves.
+stub Nova and Glance; RPC on fake://), as a ``Service`` whose agent a
+test may stop half-way to play its last report itself.
 Notifications go to a real RabbitMQ, each test on a topic of its own.
 """
 
 import collections
-import contextlib
 import dataclasses
 import threading
 import uuid
@@ -16,17 +15,11 @@ import uuid
 import kombu
 import oslo_messaging as messaging
 import pytest
-import sqlalchemy as sa
 
-from cyborg.agent import service as agent_service
-from cyborg.api import app as api_app
-from cyborg.conductor import service as conductor_service
 from cyborg import notifications
 from cyborg import rpc
 from cyborg.tests.fixtures import binding as binding_fixtures
 from cyborg.tests.fixtures import binding as seed
-from cyborg.tests.fixtures import loopback
-from cyborg.tests.fixtures import placement as placement_fixture
 from cyborg.tests.fixtures import processes
 
 bind_conf = binding_fixtures.bind_conf
@@ -134,58 +127,3 @@ def sink(conf, topic):
     listener_transport.cleanup()
 
 
-@dataclasses.dataclass
-class Service:
-    endpoint: str
-    host: str
-    compute_rp_uuid: str
-    rp_uuid: str
-    conductor: conductor_service.ConductorService
-    agent: agent_service.AgentService
-    agent_running: bool = True
-
-    def stop_agent(self):
-        if self.agent_running:
-            self.agent_running = False
-            self.agent.stop()
-
-
-def _fake_deployable(engine, host):
-    """(deployable uuid, its provider uuid) of the host's fake card."""
-    with engine.connect() as conn:
-        return conn.execute(sa.text(
-            'SELECT d.uuid, d.rp_uuid FROM deployables d JOIN devices v '
-            'ON v.id = d.device_id WHERE v.hostname = :host '
-            'AND d.rp_uuid IS NOT NULL'), {'host': host}).first()
-
-
-@contextlib.contextmanager
-def running(engine, conf, placement_conf, transport):
-    """As ``cloud.running``; yields a Service whose agent a test may stop."""
-    placement = placement_fixture.make_client(placement_conf)
-    cn_uuid, host = placement_fixture.create_compute_node(placement)
-    conf.set_override('host', host)
-    conf.set_override('resource_provider_name', host, group='agent')
-    conf.set_override('enabled_drivers', ['fake_driver'], group='agent')
-    conductor = conductor_service.ConductorService(conf, transport,
-                                                   placement)
-    conductor.start()
-    agent = agent_service.AgentService(conf, transport, placement)
-    api = loopback.LoopbackServer(api_app.build_app(conf, transport),
-                                  'cyborg-api').start()
-    service = None
-    try:
-        agent.start()
-        # The agent's first report made the deployable and its provider.
-        _dep_uuid, rp_uuid = seed.wait_for(
-            lambda: _fake_deployable(engine, host),
-            what='the fake deployable in Placement')
-        service = Service(api.endpoint, host, cn_uuid, rp_uuid, conductor,
-                          agent)
-        yield service
-    finally:
-        api.stop()
-        if service is None or service.agent_running:
-            agent.stop()
-        conductor.stop()
-        conductor.wait()

@@ -17,6 +17,7 @@ from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg import context as cyborg_context
 from cyborg import notifications
 from cyborg.tests.fixtures import binding as seed
+from cyborg.tests.fixtures import cloud as cloud_fixture
 from cyborg.tests.fixtures import processes
 from cyborg.tests.functional.notifications import conftest
 
@@ -94,7 +95,7 @@ def _play_empty_report(conf, transport, service):
 def test_every_event_is_notified(db, bind_conf, placement_conf, transport,
                                  stub_glance, topic, sink):
     conftest.point_notifications(bind_conf, topic)
-    with conftest.running(db, bind_conf, placement_conf,
+    with cloud_fixture.running_service(db, bind_conf, placement_conf,
                           transport) as service:
         host, rp_uuid = service.host, service.rp_uuid
         publisher = 'accelerator.%s' % host
@@ -246,7 +247,7 @@ def test_nothing_is_sent_by_default(db, bind_conf, placement_conf,
     # Only the topic is set, as an operator might leave it: no driver, so
     # the same operations as above send nothing.
     conftest.point_notifications(bind_conf, topic, driver=None)
-    with conftest.running(db, bind_conf, placement_conf,
+    with cloud_fixture.running_service(db, bind_conf, placement_conf,
                           transport) as service:
         nova = Nova(service.endpoint)
         nova.profile('plain', {'resources:FPGA': '1'})
@@ -278,7 +279,7 @@ def test_nothing_is_sent_by_default(db, bind_conf, placement_conf,
 def test_deleting_a_device_context_notifies_its_arqs(
         db, bind_conf, placement_conf, transport, topic, sink):
     conftest.point_notifications(bind_conf, topic)
-    with conftest.running(db, bind_conf, placement_conf,
+    with cloud_fixture.running_service(db, bind_conf, placement_conf,
                           transport) as service:
         nova = Nova(service.endpoint)
         nova.session.headers['OpenStack-API-Version'] = 'accelerator 2.4'
