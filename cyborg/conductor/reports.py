@@ -210,7 +210,7 @@ def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
                            usable, fingerprint, provider_uuids,
                            agent_rpc_version)
     summary = outcome.summary()
-    if notifier is not None:
+    if notifier is not None and notifier.enabled:
         notify_devices(context, notifier, outcome)
     if outcome.missing:
         LOG.warning('Host %s no longer reports deployables %s, which are '
