@@ -155,6 +155,11 @@ class ProgrammingFailed(CyborgException):
     msg_fmt = 'Programming %(target)s failed: %(reason)s'
 
 
+
+class ScrubFailed(CyborgException):
+    msg_fmt = 'Scrubbing %(target)s failed: %(reason)s'
+
+
 class NovaEventRejected(CyborgException):
     msg_fmt = 'Nova rejected external events: %(reason)s'
 

@@ -98,6 +98,36 @@ class Deployable:
                             for h in data.get('attach_handles') or []])
 
 
+HEALTHY = 'healthy'
+DEGRADED = 'degraded'
+FAILED = 'failed'
+HEALTH_STATES = (HEALTHY, DEGRADED, FAILED)
+
+
+@dataclasses.dataclass(frozen=True)
+class Health:
+    """What a driver's ``health()`` saw of one device just now.
+
+    ``state`` is one of :data:`HEALTH_STATES`; ``reason`` says why it is
+    not healthy in words an operator can act on (empty when healthy).
+    """
+
+    state: str
+    reason: str = ''
+
+    def __post_init__(self):
+        if self.state not in HEALTH_STATES:
+            raise ValueError('health state %r is not one of %s'
+                             % (self.state, ', '.join(HEALTH_STATES)))
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(state=data['state'], reason=data.get('reason', ''))
+
+
 @dataclasses.dataclass
 class ControlPath:
     """How the host addresses the device (cpid_type PCI + its address)."""

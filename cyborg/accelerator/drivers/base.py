@@ -12,7 +12,10 @@ also implement, and the agent checks with ``isinstance``:
 * :class:`Programmable` - load a bitstream into a device region (FPGAs);
 * :class:`MdevCapable` - create and remove mediated devices (vGPUs);
 * :class:`Preparable` - prepare a function for an instance with the
-  ``config_data`` of a device context (API 2.4).
+  ``config_data`` of a device context (API 2.4);
+* :class:`HealthReporting` - say whether a discovered device is healthy;
+* :class:`Scrubbable` - wipe what one tenant left on a function before the
+  next one gets it.
 
 Drivers get the parsed ``ConfigOpts`` in their constructor and read options
 from it; none reads a global ``CONF``.
@@ -137,6 +140,45 @@ class Preparable(abc.ABC):
         ``attach_info``; ``config_data`` a dict of str to str. Idempotent
         (a retried bind calls it again). Raises
         ``exception.ConfigDataRefused`` for config data it cannot apply.
+        """
+
+
+
+class HealthReporting(abc.ABC):
+    """A driver that can tell whether a device it discovered still works.
+
+    The agent calls :meth:`health` every ``[agent] health_interval``
+    seconds, much more often than :meth:`Driver.discover`, so it must be
+    cheap: a few sysfs reads, never a tool that takes seconds.
+    """
+
+    @abc.abstractmethod
+    def health(self, device):
+        """Return a ``discovery.Health`` for ``device``.
+
+        ``device`` is a ``discovery.Device`` this driver returned from its
+        last discovery. ``failed``: the device must not be given to new
+        instances (fatal errors, gone from its driver); ``degraded``: it
+        works below what it should (a link trained down, correctable errors
+        piling up) and is also kept from new instances; ``healthy``
+        otherwise. A device whose state cannot be read is ``failed`` with
+        the reason, never an exception.
+        """
+
+
+class Scrubbable(abc.ABC):
+    """A driver that can clean a function between two tenants."""
+
+    @abc.abstractmethod
+    def scrub(self, controlpath, attach_handle):
+        """Leave nothing of the previous tenant on ``attach_handle``.
+
+        ``controlpath`` is the device's ``discovery.ControlPath``;
+        ``attach_handle`` a dict of ``uuid``, ``attach_type`` and
+        ``attach_info``. What it does is the family's: program a blank
+        image, reset the PCI function, recreate the mdev. Idempotent (a
+        scrub interrupted by a crash is run again). Raises
+        ``exception.ScrubFailed`` when the function could not be cleaned.
         """
 
 
