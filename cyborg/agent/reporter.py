@@ -9,12 +9,18 @@ state); otherwise only the fingerprint travels, in a ``heartbeat``. Both
 state the agent RPC API version this agent serves, unless
 ``[upgrade_levels] conductor`` caps the agent at the 1.0 form.
 
+With health probing on (``health.py``), the full report also carries the
+devices' reported health (conductor RPC 1.2), and the fingerprint covers it:
+a health change makes the next run send a full report, correcting a
+``report_health`` cast that was lost.
+
 A driver that fails to discover makes the run send no report at all: a
 report without that driver's devices would tell the conductor they are
 gone. The heartbeat still goes out with the last fingerprint sent, so the
 host stays alive while the driver is broken.
 """
 
+import hashlib
 import logging
 import threading
 
@@ -36,6 +42,13 @@ def discover_all(drivers, merger=None):
 
     DiscoveryFailed when a driver raises (logged with its traceback).
     """
+    return [device for _driver, device in discover_by_driver(drivers,
+                                                             merger)]
+
+
+def discover_by_driver(drivers, merger=None):
+    """As :func:`discover_all`, each device with the driver that found it:
+    [(driver, Device)]."""
     results = []
     for driver in drivers:
         try:
@@ -45,24 +58,44 @@ def discover_all(drivers, merger=None):
                           type(driver).__name__)
             raise DiscoveryFailed('%s: %s' % (type(driver).__name__, exc))
         results.append((driver, found))
-    return (merger or merge.DeviceMerger()).merge(results)
+    found_by = {id(device): driver for driver, found in results
+                for device in found}
+    return [(found_by[id(device)], device)
+            for device in (merger or merge.DeviceMerger()).merge(results)]
+
+
+def report_fingerprint(devices, health=None):
+    """The fingerprint of a report: its devices' and, when some are
+    reported, their health's."""
+    fingerprint = discovery.fingerprint(devices)
+    if not health:
+        # Unchanged from before health existed: no spurious full reports.
+        return fingerprint
+    return hashlib.sha256((fingerprint + discovery.canonical_json(
+        health)).encode()).hexdigest()
 
 
 class Reporter:
     """Runs discovery and sends the conductor what changed.
 
     ``hostname`` is this host's compute node provider name (the name the
-    conductor knows the host by), ``compute_rp_uuid`` that provider's uuid.
+    conductor knows the host by), ``compute_rp_uuid`` that provider's uuid;
+    ``health_monitor`` the host's ``health.HealthMonitor`` when health is
+    probed (its snapshot goes with every full report).
     """
 
     def __init__(self, conf, drivers, conductor_api, hostname,
-                 compute_rp_uuid):
+                 compute_rp_uuid, health_monitor=None):
         self._conf = conf
         self._drivers = drivers
         self._conductor = conductor_api
         self.hostname = hostname
         self.compute_rp_uuid = compute_rp_uuid
         self.last_sent_fingerprint = None
+        self.health_monitor = health_monitor
+        # [(driver, Device)] of the last discovery that worked, for the
+        # health probes; replaced whole, never changed in place.
+        self.last_discovery = None
         self._merger = merge.DeviceMerger()
         # The periodic thread and a run at start may overlap; one run at
         # a time keeps the fingerprint bookkeeping straight.
@@ -70,7 +103,9 @@ class Reporter:
 
     def discover(self):
         """Every driver's devices in driver order, each PCI function once."""
-        return discover_all(self._drivers, self._merger)
+        discovered = discover_by_driver(self._drivers, self._merger)
+        self.last_discovery = discovered
+        return [device for _driver, device in discovered]
 
     def run(self, force_full=False):
         """Discover and report; returns 'full', 'heartbeat' or 'none'.
@@ -87,14 +122,16 @@ class Reporter:
                     self._heartbeat(context, self.last_sent_fingerprint)
                     return 'heartbeat'
                 return 'none'
-            fingerprint = discovery.fingerprint(devices)
+            health = (self.health_monitor.snapshot()
+                      if self.health_monitor is not None else None)
+            fingerprint = report_fingerprint(devices, health)
             if not force_full and fingerprint == self.last_sent_fingerprint:
                 want_full = self._heartbeat(context, fingerprint)
                 if not want_full:
                     return 'heartbeat'
                 LOG.info('The conductor asked for a full report')
-            return 'full' if self._report(context, devices,
-                                          fingerprint) else 'none'
+            return 'full' if self._report(context, devices, fingerprint,
+                                          health) else 'none'
 
     def _heartbeat(self, context, fingerprint):
         try:
@@ -105,12 +142,13 @@ class Reporter:
             LOG.exception('Heartbeat to the conductor failed')
             return False
 
-    def _report(self, context, devices, fingerprint):
+    def _report(self, context, devices, fingerprint, health=None):
         try:
             self._conductor.report_data(
                 context, self.hostname, self._conf.host, self.compute_rp_uuid,
                 discovery.report_to_wire(devices), fingerprint,
-                agent_rpc_version=agent_rpcapi.RPC_API_VERSION)
+                agent_rpc_version=agent_rpcapi.RPC_API_VERSION,
+                health=health)
         except Exception:
             LOG.exception('Sending the discovery report to the conductor '
                           'failed; sending it again next run')

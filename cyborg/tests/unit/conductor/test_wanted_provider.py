@@ -29,10 +29,22 @@ def test_enabled_deployable():
 
 
 @pytest.mark.parametrize('overrides', [{'device_status': 'maintaining'},
-                                       {'missing': True}])
+                                       {'missing': True},
+                                       {'device_health': 'failed'},
+                                       {'device_health': 'degraded'}])
 def test_unusable_deployable_is_fully_reserved(overrides):
     wanted = placement_sync.wanted_provider(state(**overrides), CN)
     assert wanted.inventories['FPGA']['reserved'] == 4
+
+
+def test_a_healthy_device_again_is_reserved_as_operators_set_it():
+    # Recovery gives back what maintenance says, not a blanket 0.
+    assert placement_sync.wanted_provider(
+        state(device_health='healthy'), CN).inventories['FPGA'][
+            'reserved'] == 0
+    assert placement_sync.wanted_provider(
+        state(device_health='healthy', device_status='maintaining'),
+        CN).inventories['FPGA']['reserved'] == 4
 
 
 def test_no_resource_class_means_no_provider():
