@@ -10,9 +10,9 @@ state the agent RPC API version this agent serves, unless
 ``[upgrade_levels] conductor`` caps the agent at the 1.0 form.
 
 With health probing on (``health.py``), the full report also carries the
-devices' reported health (conductor RPC 1.2), and the fingerprint covers it:
-a health change makes the next run send a full report, correcting a
-``report_health`` cast that was lost.
+devices' reported health (conductor RPC 1.2), and the fingerprint covers
+their faults: a fault or a recovery makes the next run send a full
+report, correcting a ``report_health`` cast that was lost.
 
 A driver that fails to discover makes the run send no report at all: a
 report without that driver's devices would tell the conductor they are
@@ -65,14 +65,21 @@ def discover_by_driver(drivers, merger=None):
 
 
 def report_fingerprint(devices, health=None):
-    """The fingerprint of a report: its devices' and, when some are
-    reported, their health's."""
+    """The fingerprint of a report: its devices' and their faults'.
+
+    Only devices reported failed or degraded count: a fault, a new reason
+    and a recovery each change it (so the next run sends a full report),
+    while a host that is all healthy keeps the fingerprint it had without
+    health, and an agent's start (devices turning from not yet known to
+    healthy) costs no second full report.
+    """
     fingerprint = discovery.fingerprint(devices)
-    if not health:
-        # Unchanged from before health existed: no spurious full reports.
+    faults = [entry for entry in health or ()
+              if entry['state'] != discovery.HEALTHY]
+    if not faults:
         return fingerprint
     return hashlib.sha256((fingerprint + discovery.canonical_json(
-        health)).encode()).hexdigest()
+        faults)).encode()).hexdigest()
 
 
 class Reporter:

@@ -178,6 +178,31 @@ def test_the_full_report_carries_health_and_a_change_makes_one(
     assert recording_conductor.reports[1]['health'] == [
         _entry('failed', 'fan stopped')]
     assert reporter.run() == 'heartbeat'
+    # And the recovery likewise.
+    fake.write_health(conf.state_path, 'healthy')
+    for _probe in range(3):
+        monitor.probe_round(reporter.last_discovery)
+    assert reporter.run() == 'full'
+    assert recording_conductor.reports[2]['health'] == [_entry('healthy')]
+    assert reporter.run() == 'heartbeat'
+
+
+def test_devices_known_healthy_cost_no_second_full_report(
+        driver, conductor_api, recording_conductor, conf):
+    # An agent's start: its devices turn from unknown to healthy.
+    monitor = _monitor(recovery_probes=1, conductor_api=conductor_api)
+    reporter = agent_reporter.Reporter(
+        conf, [driver], conductor_api, hostname=HOST,
+        compute_rp_uuid='c0c0c0c0-0000-4000-8000-000000000000',
+        health_monitor=monitor)
+    assert reporter.run() == 'full'
+
+    assert monitor.probe_round(reporter.last_discovery) == [
+        _entry('healthy')]
+    assert reporter.run() == 'heartbeat'
+    # The fingerprint of a healthy host is the one it had without health.
+    assert reporter.last_sent_fingerprint == discovery.fingerprint(
+        driver.discover())
 
 
 @pytest.fixture
