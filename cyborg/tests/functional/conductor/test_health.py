@@ -16,6 +16,7 @@ from cyborg.conductor import rpcapi
 from cyborg.conductor import service as conductor_service
 from cyborg import context as cyborg_context
 from cyborg.db import devices as devices_db
+from cyborg.db import engine as db_engine
 from cyborg.db import models
 from cyborg import notifications
 from cyborg.tests.fixtures import placement as placement_fixture
@@ -246,8 +247,30 @@ def test_an_unknown_host_is_logged_and_ignored(health_conductor, host, db,
 
 # The compare-and-swap, on every backend.
 
-def test_two_conductors_recording_one_change_record_it_once(any_db):
-    context = cyborg_context.get_admin_context()
+def _waits_for_a_row_lock(engine):
+    """Whether a transaction on this database waits for a row lock."""
+    queries = {
+        'postgresql': "SELECT count(*) FROM pg_stat_activity WHERE "
+                      "wait_event_type = 'Lock' AND "
+                      "datname = current_database()",
+        'mysql': "SELECT count(*) FROM information_schema.innodb_trx t "
+                 "JOIN information_schema.processlist p "
+                 "ON p.id = t.trx_mysql_thread_id "
+                 "WHERE t.trx_state = 'LOCK WAIT' AND p.db = DATABASE()",
+    }
+    query = queries.get(engine.dialect.name)
+    if query is None:
+        # SQLite: the second writer waits for the write lock at BEGIN.
+        return True
+    with engine.connect() as conn:
+        return conn.execute(sa.text(query)).scalar() > 0
+
+
+def test_a_conductor_that_read_before_another_recorded_does_not_record_again(
+        any_db):
+    # Two conductors apply the same change (a cast and a full report): the
+    # second read "healthy" before the first committed "failed"; its write
+    # must find the row changed and not record (nor notify) it again.
     with any_db.begin() as conn:
         device_id = conn.execute(sa.insert(_DEVICES).values(
             uuid='d0d0d0d0-0000-4000-8000-000000000000', type='FPGA',
@@ -257,22 +280,26 @@ def test_two_conductors_recording_one_change_record_it_once(any_db):
             cpid_type='PCI', cpid_info=discovery.canonical_json(
                 discovery.pci_address_dict(ADDRESS))))
     controlpath = _entry('failed')['controlpath']
-    results, start = [], threading.Barrier(4)
+    second = []
 
-    def record():
-        start.wait()
-        results.append(devices_db.set_health(context, 'h', controlpath,
-                                             'failed', 'fatal'))
+    def record_second():
+        second.append(devices_db.set_health(
+            cyborg_context.get_admin_context(), 'h', controlpath, 'failed',
+            'fatal'))
 
-    threads = [threading.Thread(target=record) for _ in range(4)]
-    for thread in threads:
+    first_context = cyborg_context.get_admin_context()
+    with db_engine.write_transaction(first_context):
+        first = devices_db.set_health(first_context, 'h', controlpath,
+                                      'failed', 'fatal')
+        thread = threading.Thread(target=record_second)
         thread.start()
-    for thread in threads:
-        thread.join()
+        _wait_for(lambda: _waits_for_a_row_lock(any_db),
+                  'the second recorder to wait for the first')
+    thread.join(WAIT_SECONDS)
 
-    changed = [r for r in results if r is not None]
-    assert len(results) == 4 and len(changed) == 1
-    assert changed[0]['previous_health'] == 'healthy'
+    assert first['previous_health'] == 'healthy'
+    assert second == [None]
     # A different change still goes through.
-    assert devices_db.set_health(context, 'h', controlpath, 'failed',
-                                 'other')['previous_health_reason'] == 'fatal'
+    assert devices_db.set_health(
+        cyborg_context.get_admin_context(), 'h', controlpath, 'failed',
+        'other')['previous_health_reason'] == 'fatal'
