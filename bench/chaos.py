@@ -17,7 +17,9 @@ drift between the DB and Placement.
 
     flock /tmp/cyborg-bench.lock .venv/bin/python bench/chaos.py
 
-Needs MariaDB at --db-admin-url and RabbitMQ at --transport-url.
+Needs MariaDB at --db-admin-url and RabbitMQ at --transport-url; the run
+uses a vhost of its own there, ``cyborg_chaos``, where ``rabbitmqctl`` can
+create it (see ``chaos_deployment.private_vhost``).
 """
 
 import argparse
@@ -95,11 +97,13 @@ def main():
         print('[%s] %s' % (time.strftime('%H:%M:%S'), line),
               file=sys.stderr, flush=True)
 
+    transport_url = chaos_deployment.private_vhost(args.transport_url,
+                                                   'cyborg_chaos')
     with own_database(args.db_admin_url) as (engine, url):
         # The drift check reads the DB through cyborg's own queries.
         db_engine.configure_options({'connection': url})
         deployment = chaos_deployment.ChaosDeployment(
-            workdir, url, args.transport_url, agents=args.agents,
+            workdir, url, transport_url, agents=args.agents,
             conductor_options=CONDUCTOR_OPTIONS)
         progress('deploying in %s' % workdir)
         try:
