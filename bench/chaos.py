@@ -74,6 +74,9 @@ def main():
                         help='mean seconds between conductor kills')
     parser.add_argument('--outage', type=float, default=20.0,
                         help='seconds RabbitMQ, then Placement, are down')
+    parser.add_argument('--nova-delay', type=float, default=0.3,
+                        help='seconds the stub Nova takes to answer an '
+                             'events POST (a conductor may die mid-POST)')
     parser.add_argument('--resolve-bound', type=float, default=90.0,
                         help='seconds a bind may take to resolve: '
                              'bind_timeout 60 + recovery_interval 10 + '
@@ -104,7 +107,7 @@ def main():
         db_engine.configure_options({'connection': url})
         deployment = chaos_deployment.ChaosDeployment(
             workdir, url, transport_url, agents=args.agents,
-            conductor_options=CONDUCTOR_OPTIONS)
+            conductor_options=CONDUCTOR_OPTIONS, nova_delay=args.nova_delay)
         progress('deploying in %s' % workdir)
         try:
             deployment.start()

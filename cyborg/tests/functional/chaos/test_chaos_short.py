@@ -3,10 +3,11 @@
 The deployment of ``bench/chaos.py`` (2 API processes under gunicorn, 2
 ``cyborg-conductor`` processes, a ``cyborg-agent`` with the fake driver's
 16 handles, MariaDB, RabbitMQ behind a TCP proxy, a real Placement process
-and the stub Nova) takes 80 binds from 8 client threads while a random
-conductor is SIGKILLed (and started again) every 2 s or so, RabbitMQ is cut
-for 5 s and Placement killed for 5 s. Then no handle was held twice, every
-ARQ resolved within the recovery bound, Nova got every outcome exactly once
+and the stub Nova, answering in 0.3 s) takes 80 binds from 8 client
+threads while a random conductor is SIGKILLed (and started again) every
+2 s, or as soon after as both serve, RabbitMQ is cut for 5 s and
+Placement killed for 5 s. Then no handle was held twice, every ARQ
+resolved within the recovery bound, Nova got every outcome exactly once
 (or a counted unconfirmed send more), each within 15 s of its commit, and
 Placement matches the DB after a reconcile pass.
 
@@ -52,7 +53,8 @@ def test_binds_hold_under_conductor_kills_and_outages(mysql_db, rabbit,
                                        'cyborg_chaos_test'),
         conductor_options={'recovery_interval': 1, 'reconcile_interval': 5},
         default_options={'bind_lease_seconds': 3,
-                         'bind_timeout': BIND_TIMEOUT})
+                         'bind_timeout': BIND_TIMEOUT},
+        nova_delay=0.3)
     try:
         deployment.start()
         results = chaos_run.run(deployment, mysql_db, BINDS, CLIENTS,
@@ -63,6 +65,9 @@ def test_binds_hold_under_conductor_kills_and_outages(mysql_db, rabbit,
     run, checks = results[0], {r['check']: r for r in results[1:]}
 
     assert run['binds'] >= BINDS and run['client_failures'] == 0, report
+    # A conductor always serves, so binds fail only by bad luck (a bind
+    # timing out), not as a rule.
+    assert run['states'].get('Bound', 0) >= 0.9 * run['binds'], report
     assert run['conductor_kills'] >= 2, report
     assert [f['fault'] for f in run['faults']] == [
         'rabbitmq-down', 'placement-down', 'placement-up'], report
