@@ -3,7 +3,7 @@
 The deployment of ``bench/chaos.py`` (2 API processes under gunicorn, 2
 ``cyborg-conductor`` processes, a ``cyborg-agent`` with the fake driver's
 16 handles, MariaDB, RabbitMQ behind a TCP proxy, a real Placement process
-and the stub Nova, answering in 0.3 s) takes 80 binds from 8 client
+and the stub Nova, answering in 0.3 s) takes 60 binds from 8 client
 threads while a random conductor is SIGKILLed (and started again) every
 2 s, or as soon after as both serve, RabbitMQ is cut for 5 s and
 Placement killed for 5 s. Then no handle was held twice, every ARQ
@@ -27,7 +27,7 @@ from cyborg.tests.fixtures import chaos_run
 from cyborg.tests.fixtures import database as db_fixture
 from cyborg.tests.fixtures import processes as multiproc
 
-BINDS = 80
+BINDS = 60
 CLIENTS = 8
 KILL_EVERY = 2
 OUTAGE = 5
