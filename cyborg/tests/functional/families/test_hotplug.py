@@ -54,6 +54,7 @@ def hotplug_host(family_host):
     """The family host's agent with the fake driver and a test event
     source; yields (host, source)."""
     source = agent_fixture.ManualEventSource()
+    family_host.conf.set_override('hotplug', True, group='agent')
     family_host.start_agent(['fake_driver'], event_source=source)
     assert family_host.agent.hotplug is not None
     return family_host, source
