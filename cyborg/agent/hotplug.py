@@ -12,10 +12,12 @@ producer is any object with ``start(put)`` (from then on it calls
 handler's thread waits for a burst of events to settle (a card brings a
 function per port and VF, each with add and bind) - :data:`DEBOUNCE_S`
 without a new event, or :data:`MAX_DELAY_S` after the first so a storm
-cannot hold a report back - then asks the reporter for one run. That run
-discovers again with the drivers the burst concerns (:func:`concerns`),
-reuses the other drivers' last devices, and sends a full report only when
-the fingerprint changed.
+cannot hold a report back - then asks the reporter for one run (the wait
+also lets the kernel finish: it announces a removal just before the
+function's sysfs directory goes, an addition before a driver binds).
+That run discovers again with the drivers the burst concerns
+(:func:`concerns`), reuses the other drivers' last devices, and sends a
+full report only when the fingerprint changed.
 """
 
 import dataclasses

@@ -10,14 +10,23 @@ import pytest
 
 from cyborg.accelerator.drivers import fake
 from cyborg.accelerator.drivers import huawei_ascend
+from cyborg.accelerator.drivers import inspur_fpga
+from cyborg.accelerator.drivers import inspur_nvme_ssd
+from cyborg.accelerator.drivers import intel_fpga
+from cyborg.accelerator.drivers import intel_nic
+from cyborg.accelerator.drivers import intel_qat
 from cyborg.accelerator.drivers import nvidia_gpu
 from cyborg.accelerator.drivers import pci
+from cyborg.accelerator.drivers import xilinx_fpga
 from cyborg.accelerator import discovery
 from cyborg.agent import hotplug
+from cyborg.agent import merge
 from cyborg.agent import reporter as agent_reporter
 from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg.tests.fixtures import agent as agent_fixture
+from cyborg.tests.fixtures import sysfs as sysfs_fixture
 from cyborg.tests.fixtures import sysfs_families as families
+from cyborg.tests.fixtures import sysfs_fpga
 
 GPU = '0000:18:00.0'
 NPU = '0000:3d:00.0'
@@ -237,3 +246,40 @@ def test_which_drivers_an_event_concerns(conf, sysfs_tree):
     # Drivers that do not say which vendors they read: every event.
     for driver in (fake.FakeDriver(conf), pci.PciDriver(conf)):
         assert hotplug.concerns(driver, event('8086'), [])
+
+
+VENDOR_DRIVERS = [nvidia_gpu.NvidiaGpuDriver, intel_fpga.IntelFpgaDriver,
+                  xilinx_fpga.XilinxFpgaDriver, inspur_fpga.InspurFpgaDriver,
+                  intel_qat.IntelQatDriver, intel_nic.IntelNicDriver,
+                  huawei_ascend.HuaweiAscendDriver,
+                  inspur_nvme_ssd.InspurNvmeSsdDriver]
+HOSTS = {
+    'mixed': families.build_mixed_host,
+    'gpu_sriov': sysfs_fixture.build_gpu_sriov_host,
+    'pac_n3000_vfs': lambda tree: sysfs_fpga.build_pac_n3000_host(
+        tree, vfs=True),
+    'alveo': sysfs_fpga.build_alveo_host,
+    'inspur_fpga': sysfs_fpga.build_inspur_host,
+    'c62x': families.build_c62x_dual_socket_host,
+    'e810_x710': families.build_e810_x710_host,
+}
+
+
+@pytest.mark.parametrize('build', HOSTS.values(), ids=HOSTS.keys())
+def test_every_vendor_driver_reports_only_the_vendors_it_declares(
+        conf, tmp_path, build):
+    # Property: an event of another vendor cannot change what a driver
+    # reports, so skipping it on such an event loses nothing.
+    tree = sysfs_fixture.FakeSysfs(tmp_path / 'sys')
+    build(tree)
+    conf.set_override('sysfs_root', str(tree.root), group='agent')
+    reported = 0
+    for driver in (cls(conf) for cls in VENDOR_DRIVERS):
+        assert driver.pci_vendor_ids, type(driver).__name__
+        for device in driver.discover():
+            for address in merge.pci_functions_of(device):
+                vendor = (tree.device_dir(address) / 'vendor').read_text()
+                assert vendor.strip()[2:] in driver.pci_vendor_ids, (
+                    type(driver).__name__, address)
+                reported += 1
+    assert reported
