@@ -50,6 +50,7 @@ class HuaweiAscendDriver(base.Driver):
     """Discovers Ascend NPUs."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)

@@ -25,6 +25,7 @@ class InspurFpgaDriver(base.Driver):
     """Discovers Inspur FPGA cards."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)

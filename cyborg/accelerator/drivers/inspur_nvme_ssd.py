@@ -34,6 +34,7 @@ class InspurNvmeSsdDriver(base.Driver):
     """Discovers Inspur NVMe SSDs."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)

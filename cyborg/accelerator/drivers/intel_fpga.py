@@ -52,6 +52,7 @@ class IntelFpgaDriver(base.Driver, base.Programmable):
     """Discovers Intel FPGA cards and programs them with fpgaconf."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)

@@ -106,6 +106,7 @@ class IntelNicDriver(base.Driver):
     """Discovers E810 and 700-series NIC ports and their VFs."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)

@@ -82,6 +82,7 @@ class IntelQatDriver(base.Driver):
     """Discovers QAT physical functions and their VFs."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)

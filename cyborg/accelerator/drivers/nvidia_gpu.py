@@ -50,6 +50,7 @@ class NvidiaGpuDriver(base.Driver, base.MdevCapable):
     """Discovers NVIDIA GPUs; creates and removes their vGPU mdevs."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)

@@ -62,6 +62,7 @@ class XilinxFpgaDriver(base.Driver, base.Programmable):
     """Discovers Alveo cards; programs them through their management PF."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)
