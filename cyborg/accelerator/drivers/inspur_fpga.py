@@ -12,8 +12,8 @@ No programming: Inspur documents no tool for loading bitstreams from the
 host, and upstream has none either.
 
 Health: the generic PCI checks (see :mod:`pci_health`); the host driver's
-name is not known, so only losing the driver it was first seen bound to
-fails it. Scrub: a reset of the function through sysfs, the one thing
+name is not known, so any driver will do; only a card that had one and
+lost it fails. Scrub: a reset of the function through sysfs, the one thing
 that can be done without a programming tool.
 """
 

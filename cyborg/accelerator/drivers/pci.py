@@ -31,8 +31,8 @@ An entry that cannot be parsed is logged, naming the option, and skipped;
 the other entries still apply.
 
 Health: the generic PCI checks (see :mod:`pci_health`); any driver is
-accepted, but a function that loses the driver it was first seen bound
-to fails. Scrub: a function reset through sysfs.
+accepted, but a function that had one and lost it fails. Scrub: a
+function reset through sysfs.
 """
 
 import dataclasses

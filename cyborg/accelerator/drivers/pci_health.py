@@ -12,8 +12,8 @@ The rules, for the function a device is addressed by:
 * **driver**: its ``driver`` link is missing, or names a driver the family
   does not run it with -> ``failed``. ``vfio-pci`` is always accepted: a
   function handed to a guest is bound to it. A family that does not know
-  its host driver's name gives none; then only losing the driver it had
-  when first probed fails it;
+  its host driver's name gives none; then any driver will do, and only a
+  function that had one and lost it fails;
 * **fatal AER errors**: ``aer_dev_fatal``'s ``TOTAL_ERR_FATAL`` above 0 ->
   ``failed``. The counter is cumulative since the function was enumerated
   (boot, or a remove and rescan), and it is not compared to what it was
@@ -71,13 +71,13 @@ class HealthReader:
 
     One per driver instance, which lives as long as the agent: the
     non-fatal AER count of the previous probe and the driver a function
-    was first seen bound to.
+    was last seen bound to.
     """
 
     def __init__(self, sysfs_reader):
         self._sysfs = sysfs_reader
         self._nonfatal_seen = {}
-        self._first_driver = {}
+        self._last_driver = {}
 
     def device_health(self, device, expected_drivers=None,
                       link_speed_varies=False, family_check=None):
@@ -131,13 +131,15 @@ class HealthReader:
 
     def _driver_findings(self, address, path, expected_drivers):
         bound = bound_driver(path)
-        first = self._first_driver.setdefault(address, bound)
+        if bound is not None:
+            self._last_driver[address] = bound
         if expected_drivers is None:
-            if bound is None and first is not None:
+            last = self._last_driver.get(address)
+            if bound is None and last is not None:
                 return [discovery.Health(
                     discovery.FAILED, '%s is no longer bound to a driver '
                                       '(it was bound to %s)'
-                                      % (address, first))]
+                                      % (address, last))]
             return []
         allowed = sorted(set(expected_drivers) | {PASSTHROUGH_DRIVER})
         if bound is None:

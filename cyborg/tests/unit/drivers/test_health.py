@@ -244,7 +244,7 @@ def test_a_family_without_a_known_driver_name_fails_only_when_unbound(
     health_files.unbind(sysfs_tree, address)
     assert driver.health(device) == discovery.Health(
         discovery.FAILED, '%s is no longer bound to a driver (it was bound '
-                          'to devdrv_device)' % address)
+                          'to vfio-pci)' % address)
 
 
 def test_a_device_gone_from_sysfs_fails(probed, sysfs_tree):
@@ -419,3 +419,20 @@ def test_every_problem_is_in_the_reason_worst_first(conf, sysfs_tree):
         '16 GT/s x16' % pf,
         'FPGA management engine of %s reports errors in pcie0_errors: 0x1'
         % pf]
+
+
+def test_a_function_bound_after_the_first_probe_fails_when_it_loses_it(
+        conf, sysfs_tree):
+    card = sysfs_fpga.build_inspur_host(sysfs_tree)
+    driver = inspur_fpga.InspurFpgaDriver(conf)
+    device = _device(driver, card)
+    # Unbound (no host driver) at first: nothing to lose yet.
+    assert driver.health(device) == HEALTHY
+
+    health_files.bind(sysfs_tree, card, 'vfio-pci')
+    assert driver.health(device) == HEALTHY
+    health_files.unbind(sysfs_tree, card)
+
+    assert driver.health(device) == discovery.Health(
+        discovery.FAILED, '%s is no longer bound to a driver (it was bound '
+                          'to vfio-pci)' % card)
