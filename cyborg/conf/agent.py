@@ -39,6 +39,16 @@ opts = [
                help='How many times the agent retries, with exponential '
                     'backoff, to find its compute node provider at start '
                     'before giving up.'),
+    cfg.BoolOpt('hotplug',
+                default=True,
+                help='Rediscover and report at once when udev announces a '
+                     'PCI device added, removed, bound to or unbound from '
+                     'its kernel driver, or an mdev created or removed, '
+                     'instead of waiting for the next periodic discovery '
+                     '([DEFAULT] periodic_interval), which stays as the '
+                     'backstop. Where udev does not run (containers), the '
+                     'agent logs it once at start and relies on periodic '
+                     'discovery.'),
     cfg.StrOpt('sysfs_root',
                default='/sys',
                help='Root of the sysfs tree drivers read. Only tests and '
