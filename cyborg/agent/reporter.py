@@ -18,6 +18,10 @@ A driver that fails to discover makes the run send no report at all: a
 report without that driver's devices would tell the conductor they are
 gone. The heartbeat still goes out with the last fingerprint sent, so the
 host stays alive while the driver is broken.
+
+A run started by a device event (``cyborg.agent.hotplug``) may name the
+drivers that must discover again; the others' devices are those of their
+last discovery, so an event costs the scan of the drivers it concerns.
 """
 
 import hashlib
@@ -36,32 +40,33 @@ class DiscoveryFailed(Exception):
     """An enabled driver raised during discover()."""
 
 
+def discover_with(driver):
+    """The driver's devices; DiscoveryFailed when it raises (logged with
+    its traceback)."""
+    try:
+        return driver.discover()
+    except Exception as exc:
+        LOG.exception('Driver %s failed to discover devices',
+                      type(driver).__name__)
+        raise DiscoveryFailed('%s: %s' % (type(driver).__name__, exc))
+
+
 def discover_all(drivers, merger=None):
     """Every driver's devices in driver order, each PCI function once
     (see :mod:`cyborg.agent.merge`).
 
-    DiscoveryFailed when a driver raises (logged with its traceback).
+    DiscoveryFailed when a driver raises.
     """
-    return [device for _driver, device in discover_by_driver(drivers,
-                                                             merger)]
+    return (merger or merge.DeviceMerger()).merge(
+        [(driver, discover_with(driver)) for driver in drivers])
 
 
-def discover_by_driver(drivers, merger=None):
-    """As :func:`discover_all`, each device with the driver that found it:
-    [(driver, Device)]."""
-    results = []
-    for driver in drivers:
-        try:
-            found = driver.discover()
-        except Exception as exc:
-            LOG.exception('Driver %s failed to discover devices',
-                          type(driver).__name__)
-            raise DiscoveryFailed('%s: %s' % (type(driver).__name__, exc))
-        results.append((driver, found))
+def with_their_drivers(results, merged):
+    """The merged devices of ``results`` ([(driver, [Device])]), each with
+    the driver that found it: [(driver, Device)]."""
     found_by = {id(device): driver for driver, found in results
                 for device in found}
-    return [(found_by[id(device)], device)
-            for device in (merger or merge.DeviceMerger()).merge(results)]
+    return [(found_by[id(device)], device) for device in merged]
 
 
 def report_fingerprint(devices, health=None):
@@ -104,26 +109,45 @@ class Reporter:
         # health probes; replaced whole, never changed in place.
         self.last_discovery = None
         self._merger = merge.DeviceMerger()
-        # The periodic thread and a run at start may overlap; one run at
+        # Each driver's devices at its last discovery, by position in
+        # self._drivers: what a run that skips the driver reuses.
+        self._last_found = {}
+        # The periodic and hot-plug threads both run reports; one run at
         # a time keeps the fingerprint bookkeeping straight.
         self._lock = threading.Lock()
 
-    def discover(self):
-        """Every driver's devices in driver order, each PCI function once."""
-        discovered = discover_by_driver(self._drivers, self._merger)
-        self.last_discovery = discovered
-        return [device for _driver, device in discovered]
+    def discover(self, rediscover=None):
+        """Every driver's devices in driver order, each PCI function once.
 
-    def run(self, force_full=False):
+        ``rediscover(driver, last_devices)`` says whether a driver that
+        has discovered before must discover again; None: every driver.
+        """
+        results = []
+        for index, driver in enumerate(self._drivers):
+            last = self._last_found.get(index)
+            if (rediscover is not None and last is not None and
+                    not rediscover(driver, last)):
+                results.append((driver, last))
+                continue
+            found = discover_with(driver)
+            self._last_found[index] = found
+            results.append((driver, found))
+        merged = self._merger.merge(results)
+        self.last_discovery = with_their_drivers(results, merged)
+        return merged
+
+    def run(self, force_full=False, rediscover=None):
         """Discover and report; returns 'full', 'heartbeat' or 'none'.
 
-        Errors talking to the conductor are logged, not raised: the next
-        run tries again (and sends the full report that did not arrive).
+        ``rediscover`` limits which drivers discover again (see
+        :meth:`discover`). Errors talking to the conductor are logged, not
+        raised: the next run tries again (and sends the full report that
+        did not arrive).
         """
         with self._lock:
             context = cyborg_context.get_admin_context()
             try:
-                devices = self.discover()
+                devices = self.discover(rediscover)
             except DiscoveryFailed:
                 if self.last_sent_fingerprint is not None:
                     self._heartbeat(context, self.last_sent_fingerprint)

@@ -12,8 +12,10 @@ Start-up fails fast, in this order, with one clear message each:
 
 then serves RPC on topic ``cyborg-agent``, server ``[DEFAULT] host``, and
 discovers and reports at once and every ``[DEFAULT] periodic_interval``
-seconds in a thread of its own. When a driver reports health, another
-thread probes it every ``[agent] health_interval`` seconds (``health.py``).
+seconds in a thread of its own, and, with ``[agent] hotplug``, whenever
+udev announces a device that came, went, or changed kernel driver (see
+``hotplug.py``). When a driver reports health, another thread probes it
+every ``[agent] health_interval`` seconds (``health.py``).
 """
 
 import logging
@@ -24,9 +26,11 @@ from keystoneauth1 import exceptions as ks_exc
 
 from cyborg.accelerator.drivers import base
 from cyborg.agent import health as agent_health
+from cyborg.agent import hotplug
 from cyborg.agent import manager as agent_manager
 from cyborg.agent import programming
 from cyborg.agent import reporter as agent_reporter
+from cyborg.agent import udev_events
 from cyborg.clients import placement as placement_client
 from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg import exception
@@ -77,13 +81,20 @@ def resolve_compute_node_provider(conf, placement, sleep=time.sleep):
 
 
 class AgentService:
-    """One host's agent: ``start()``, then ``stop()`` from any thread."""
+    """One host's agent: ``start()``, then ``stop()`` from any thread.
 
-    def __init__(self, conf, transport, placement=None, sleep=time.sleep):
+    ``event_source``: the producer of device events for hot-plug (see
+    ``hotplug.py``); None: udev's, where the host has it.
+    """
+
+    def __init__(self, conf, transport, placement=None, sleep=time.sleep,
+                 event_source=None):
         self._conf = conf
         self._transport = transport
         self._placement = placement
         self._sleep = sleep
+        self._event_source = event_source
+        self.hotplug = None
         self._stopping = threading.Event()
         self._server = None
         self._thread = None
@@ -124,6 +135,9 @@ class AgentService:
         self._server = rpc.get_server(self._transport, rpc.AGENT_TOPIC,
                                       self._conf.host, [endpoint])
         self._server.start()
+        # Listening before the first discovery: a device that comes during
+        # it is reported by the event's run, not a period later.
+        self.hotplug = self._start_hotplug()
         self._thread = threading.Thread(target=self._report_periodically,
                                         name='cyborg-agent-reports',
                                         daemon=True)
@@ -168,6 +182,25 @@ class AgentService:
                     LOG.exception('Health probe round failed')
             self._stopping.wait(self._conf.agent.health_interval)
 
+    def _start_hotplug(self):
+        """The started hot-plug handler, or None (said once, with why)."""
+        if not self._conf.agent.hotplug:
+            LOG.info('Hot-plug is off ([agent] hotplug); devices that come '
+                     'or go are found by discovery every %d s',
+                     self._conf.periodic_interval)
+            return None
+        source = self._event_source
+        if source is None:
+            source, unavailable = udev_events.open_source()
+            if source is None:
+                LOG.warning('No hot-plug events: %s; devices that come or go '
+                            'are found by discovery every %d s', unavailable,
+                            self._conf.periodic_interval)
+                return None
+        handler = hotplug.HotplugHandler(self.reporter, source)
+        handler.start()
+        return handler
+
     def _report_periodically(self):
         while not self._stopping.is_set():
             try:
@@ -180,6 +213,8 @@ class AgentService:
     def stop(self):
         """Stop reporting and serving; waits for work in progress."""
         self._stopping.set()
+        if self.hotplug is not None:
+            self.hotplug.stop()
         if self._server is not None:
             self._server.stop()
             self._server.wait()

@@ -55,6 +55,16 @@ opts = [
                     'device needs before it is reported healthy and goes '
                     'back into service (so a flapping device stays out). '
                     'With health_interval, sets how long recovery takes.'),
+    cfg.BoolOpt('hotplug',
+                default=True,
+                help='Rediscover and report at once when udev announces a '
+                     'PCI device added, removed, bound to or unbound from '
+                     'its kernel driver, or an mdev created or removed, '
+                     'instead of waiting for the next periodic discovery '
+                     '([DEFAULT] periodic_interval), which stays as the '
+                     'backstop. Where udev does not run (containers), the '
+                     'agent logs it once at start and relies on periodic '
+                     'discovery.'),
     cfg.StrOpt('sysfs_root',
                default='/sys',
                help='Root of the sysfs tree drivers read. Only tests and '

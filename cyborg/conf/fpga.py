@@ -1,8 +1,9 @@
 """Options of the FPGA drivers: [intel_fpga] and [xilinx_fpga].
 
-Where each driver finds its vendor's programming tool and how long one
-programming may take. A programming that outlives its timeout is killed
-and fails the bind that asked for it.
+Where each driver finds its vendor's programming tool, how long one
+programming may take (a programming that outlives its timeout is killed
+and fails the bind that asked for it), and the blank image a released
+card is scrubbed with.
 """
 
 from oslo_config import cfg
@@ -23,6 +24,14 @@ _TIMEOUT_HELP = ('Seconds one run of %s may take before it is killed and '
                  'Keep it below [conductor] agent_rpc_timeout so the '
                  'failure names the tool.')
 
+_SCRUB_IMAGE_HELP = (
+    'Absolute path of a blank image that %s loads into a card when one '
+    'tenant releases it, so that the next does not get the previous '
+    "tenant's design or data (%s). Unset: the released function is reset "
+    'through its sysfs reset attribute instead, which clears its state '
+    'but leaves the loaded design in place; a function the kernel cannot '
+    'reset then fails its scrub.')
+
 intel_opts = [
     cfg.StrOpt('fpgaconf_path', default='/usr/bin/fpgaconf',
                help="Absolute path of OPAE's fpgaconf, which loads a green "
@@ -30,6 +39,10 @@ intel_opts = [
                     'reconfiguration region.'),
     cfg.IntOpt('program_timeout', default=300, min=1,
                help=_TIMEOUT_HELP % 'fpgaconf'),
+    cfg.StrOpt('scrub_image',
+               help=_SCRUB_IMAGE_HELP % ('fpgaconf', 'a green bitstream '
+                                         'built for the card\'s region, '
+                                         'such as an empty AFU')),
 ]
 
 xilinx_opts = [
@@ -39,6 +52,10 @@ xilinx_opts = [
                     "card's management function."),
     cfg.IntOpt('program_timeout', default=600, min=1,
                help=_TIMEOUT_HELP % 'xbmgmt'),
+    cfg.StrOpt('scrub_image',
+               help=_SCRUB_IMAGE_HELP % ('xbmgmt', 'an xclbin built for '
+                                         'the card\'s shell, such as an '
+                                         'empty or verify kernel')),
 ]
 
 

@@ -48,6 +48,11 @@ class Driver(abc.ABC):
 
     driver_name = None
     generic = False
+    # The PCI vendor ids (lowercase hex, no 0x) of every function whose
+    # arrival, removal or change of kernel driver can change what
+    # discover() returns. Hot-plug rediscovers only the drivers a device
+    # event concerns; None (a driver that does not say) means every event.
+    pci_vendor_ids = None
 
     def __init__(self, conf):
         self.conf = conf

@@ -1,9 +1,17 @@
-"""A driver with one simulated FPGA, for tests, demos and the all-in-one.
+"""A driver with simulated FPGAs, for tests, demos and the all-in-one.
 
 Discovery reports the same card on every host: one FPGA at 0000:0c:00.0
 with one deployable of 16 accelerators (resource class ``FPGA``, trait
 ``CUSTOM_FAKE_DEVICE``) and 16 ``TEST_PCI`` attach handles, which Nova
 ignores, so instances can be scheduled and bound with no hardware at all.
+
+Cards can be plugged in and pulled out while the agent runs, for testing
+hot-plug: ``<[DEFAULT] state_path>/fake_driver_devices.json``, when it
+exists, lists the control path addresses of the cards present (see
+:func:`plug_device` and :func:`unplug_device`). Each card sits alone on its
+PCI bus, its handles at functions 1 to 16 of that bus; the card at
+0000:0c:00.0 keeps the deployable name ``<host>_FakeDevice``, another card
+at ``dddd:bb:ss.f`` is ``<host>_FakeDevice_dddd_bb_ss_f``.
 
 Programming is simulated too, so the whole bind path runs end to end: the
 driver records what each region was programmed with in
@@ -43,6 +51,7 @@ CONTROLPATH_ADDRESS = '0000:0c:00.0'
 REGIONS_FILE = 'fake_driver_regions.json'
 PREPARED_FILE = 'fake_driver_prepared.json'
 HEALTH_DIR = 'fake_driver_health'
+DEVICES_FILE = 'fake_driver_devices.json'
 FAIL_MARKER = b'FAKE-PROGRAM-FAIL'
 REFUSE_KEY = 'fake.refuse'
 
@@ -100,6 +109,47 @@ def read_health(state_path, address=CONTROLPATH_ADDRESS):
                             'the fake health file says %r' % text[:100])
 
 
+def read_device_addresses(state_path):
+    """The control path addresses of the fake cards present, sorted."""
+    try:
+        with open(os.path.join(state_path, DEVICES_FILE)) as handle:
+            return sorted(json.load(handle))
+    except FileNotFoundError:
+        return [CONTROLPATH_ADDRESS]
+
+
+def plug_device(state_path, address):
+    """Add a fake card at ``address`` (``dddd:bb:ss.f``), as a hot-plug.
+
+    Each card's handles fill functions 1 to 16 of its bus, so a bus holds
+    one card: ValueError for a second card on a bus.
+    """
+    address = _canonical_address(address)
+    present = read_device_addresses(state_path)
+    if address in present:
+        return
+    if any(other[:7] == address[:7] for other in present):
+        raise ValueError('PCI bus %s already holds a fake card' % address[:7])
+    _write_json_file(state_path, DEVICES_FILE, sorted(present + [address]))
+
+
+def unplug_device(state_path, address):
+    """Remove the fake card at ``address``, as a surprise removal."""
+    address = _canonical_address(address)
+    present = read_device_addresses(state_path)
+    if address in present:
+        present.remove(address)
+        _write_json_file(state_path, DEVICES_FILE, present)
+
+
+def _canonical_address(address):
+    canonical = address.strip().lower()
+    if not re.fullmatch(r'[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]',
+                        canonical):
+        raise ValueError('%r is not a PCI address (dddd:bb:ss.f)' % address)
+    return canonical
+
+
 def read_regions(state_path):
     """What the fake driver programmed: {pci address: record}.
 
@@ -115,8 +165,8 @@ def read_regions(state_path):
 
 class FakeDriver(base.Driver, base.Programmable, base.Preparable,
                  base.HealthReporting):
-    """One fake FPGA; programming and config data are recorded in JSON,
-    its health read from a file."""
+    """Fake FPGAs; programming and config data are recorded in JSON,
+    health read from a file per card."""
 
     driver_name = DRIVER_NAME
 
@@ -127,31 +177,38 @@ class FakeDriver(base.Driver, base.Programmable, base.Preparable,
         self._regions_lock = threading.Lock()
 
     def discover(self):
+        return [self._device(address) for address
+                in read_device_addresses(self.conf.state_path)]
+
+    def _device(self, address):
         # Placement provider names embed the deployable name; keep it to
         # characters every consumer accepts.
         host = re.sub(r'[^A-Za-z0-9_-]', '_', self.conf.host)
+        name = '%s_FakeDevice' % host
+        if address != CONTROLPATH_ADDRESS:
+            name += '_' + re.sub(r'[:.]', '_', address)
+        location = discovery.pci_address_dict(address)
         handles = [
             discovery.AttachHandle(
                 attach_type='TEST_PCI',
-                info={'domain': '0000', 'bus': '0c',
+                info={'domain': location['domain'], 'bus': location['bus'],
                       'device': '%02x' % (fn // 8),
                       'function': '%x' % (fn % 8)})
             for fn in range(1, NUM_ACCELERATORS + 1)]
         deployable = discovery.Deployable(
-            name='%s_FakeDevice' % host,
+            name=name,
             num_accelerators=NUM_ACCELERATORS,
             driver_name=DRIVER_NAME,
             resource_class='FPGA',
             traits=['CUSTOM_FAKE_DEVICE'],
             attach_handles=handles)
-        return [discovery.Device(
+        return discovery.Device(
             type='FPGA', vendor=VENDOR, model=MODEL,
             controlpath=discovery.ControlPath(
-                cpid_type='PCI',
-                info=discovery.pci_address_dict(CONTROLPATH_ADDRESS)),
+                cpid_type='PCI', info=location),
             deployables=[deployable],
             std_board_info=discovery.canonical_json(
-                {'product_id': MODEL}))]
+                {'product_id': MODEL}))
 
     def program(self, controlpath, image_path):
         address = discovery.pci_address_str(controlpath.info)
@@ -200,11 +257,14 @@ class FakeDriver(base.Driver, base.Programmable, base.Preparable,
         self._write_json(REGIONS_FILE, regions)
 
     def _write_json(self, name, records):
-        # Write a new file and rename it over the old one, so a reader in
-        # another process never sees half a file.
-        os.makedirs(self.conf.state_path, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.conf.state_path,
-                                   prefix='.fake_records')
-        with os.fdopen(fd, 'w') as handle:
-            json.dump(records, handle, sort_keys=True, indent=1)
-        os.replace(tmp, os.path.join(self.conf.state_path, name))
+        _write_json_file(self.conf.state_path, name, records)
+
+
+def _write_json_file(state_path, name, records):
+    # Write a new file and rename it over the old one, so a reader in
+    # another process never sees half a file.
+    os.makedirs(state_path, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=state_path, prefix='.fake_records')
+    with os.fdopen(fd, 'w') as handle:
+        json.dump(records, handle, sort_keys=True, indent=1)
+    os.replace(tmp, os.path.join(state_path, name))

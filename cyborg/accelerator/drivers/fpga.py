@@ -1,4 +1,5 @@
-"""What the FPGA drivers share: trait names and running a programming tool.
+"""What the FPGA drivers share: trait names, running a programming tool,
+and scrubbing a released card.
 
 A programming tool runs in the privsep daemon (``cyborg.privsep.tools``),
 with the timeout of the driver's option group. Every way it can fail (the
@@ -12,6 +13,7 @@ import logging
 import re
 
 from cyborg.accelerator import discovery
+from cyborg.accelerator.drivers import pci_scrub
 from cyborg import exception
 from cyborg.privsep import tools as privsep_tools
 
@@ -74,3 +76,25 @@ def _last_line(text):
     lines = [line.strip() for line in (text or '').splitlines()
              if line.strip()]
     return lines[-1][:_ERROR_LINE_LIMIT] if lines else ''
+
+
+def scrub(driver, sysfs_reader, scrub_image, controlpath, attach_handle):
+    """Clean a released FPGA handle (``Scrubbable.scrub`` of a family).
+
+    With ``scrub_image`` (the family's ``scrub_image`` option), the card
+    behind ``controlpath`` is programmed with it through the driver's own
+    ``program()``, so the same tool and privsep path load it. Without,
+    the handle's function is reset through sysfs; a family whose card
+    cannot be reset then fails the scrub.
+    """
+    if not scrub_image:
+        pci_scrub.reset_handle(sysfs_reader, attach_handle)
+        return
+    try:
+        driver.program(controlpath, scrub_image)
+    except exception.ProgrammingFailed as exc:
+        raise exception.ScrubFailed(target=pci_target(controlpath),
+                                    reason='loading the blank image %s: %s'
+                                           % (scrub_image, exc))
+    LOG.info('Scrubbed %s with the blank image %s',
+             pci_target(controlpath), scrub_image)

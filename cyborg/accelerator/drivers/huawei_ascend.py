@@ -25,11 +25,17 @@ ids above are taken. A Huawei processing accelerator with another id is
 left out with a log line, once: it may be a newer Ascend this driver does
 not know yet. SR-IOV functions are not offered: a VF is a slice only
 Huawei's own tools set up, and a chip with VFs enabled is not whole.
+
+Health: the generic PCI checks (see :mod:`pci_health`). Huawei's host
+driver has had several names, so the binding rule is that a chip keeps a
+driver once it had one. Scrub: a function reset through sysfs.
 """
 
 import logging
 
 from cyborg.accelerator.drivers import base
+from cyborg.accelerator.drivers import pci_health
+from cyborg.accelerator.drivers import pci_scrub
 from cyborg.accelerator.drivers import sysfs
 
 LOG = logging.getLogger(__name__)
@@ -46,14 +52,17 @@ def is_ascend_function(function):
     return function.vendor_id == VENDOR_ID and function.product_id in MODELS
 
 
-class HuaweiAscendDriver(base.Driver):
+class HuaweiAscendDriver(base.Driver, base.HealthReporting,
+                         base.Scrubbable):
     """Discovers Ascend NPUs."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)
         self._sysfs = sysfs.Sysfs.from_conf(conf)
+        self._health = pci_health.HealthReader(self._sysfs)
         self._log_once = base.LogOncePerKey(LOG)
 
     def discover(self):
@@ -85,3 +94,9 @@ class HuaweiAscendDriver(base.Driver):
                 driver_name=DRIVER_NAME, resource_class=RESOURCE_CLASS,
                 traits=['CUSTOM_NPU_HUAWEI', 'CUSTOM_NPU_ASCEND_%s' % model]))
         return devices
+
+    def health(self, device):
+        return self._health.device_health(device)
+
+    def scrub(self, controlpath, attach_handle):
+        pci_scrub.reset_handle(self._sysfs, attach_handle)

@@ -10,10 +10,17 @@ accelerator, the function its ``PCI`` attach handle, with traits
 
 No programming: Inspur documents no tool for loading bitstreams from the
 host, and upstream has none either.
+
+Health: the generic PCI checks (see :mod:`pci_health`); the host driver's
+name is not known, so any driver will do; only a card that had one and
+lost it fails. Scrub: a reset of the function through sysfs, the one thing
+that can be done without a programming tool.
 """
 
 from cyborg.accelerator.drivers import base
 from cyborg.accelerator.drivers import fpga
+from cyborg.accelerator.drivers import pci_health
+from cyborg.accelerator.drivers import pci_scrub
 from cyborg.accelerator.drivers import sysfs
 
 VENDOR_ID = '1bd4'
@@ -21,14 +28,16 @@ ACCELERATOR_CLASS_PREFIX = '1200'
 DRIVER_NAME = 'INSPUR'
 
 
-class InspurFpgaDriver(base.Driver):
+class InspurFpgaDriver(base.Driver, base.HealthReporting, base.Scrubbable):
     """Discovers Inspur FPGA cards."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)
         self._sysfs = sysfs.Sysfs.from_conf(conf)
+        self._health = pci_health.HealthReader(self._sysfs)
 
     def discover(self):
         return [
@@ -41,3 +50,9 @@ class InspurFpgaDriver(base.Driver):
             if function.vendor_id == VENDOR_ID
             and function.class_code.startswith(ACCELERATOR_CLASS_PREFIX)
             and not function.is_virtual_function]
+
+    def health(self, device):
+        return self._health.device_health(device)
+
+    def scrub(self, controlpath, attach_handle):
+        pci_scrub.reset_handle(self._sysfs, attach_handle)

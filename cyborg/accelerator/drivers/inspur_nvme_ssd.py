@@ -9,11 +9,19 @@ drive is one deployable of one accelerator with one ``PCI`` attach handle
 
 SR-IOV functions are not offered, nor a drive with VFs enabled: its
 namespaces are shared out by then.
+
+Health: the generic PCI checks (see :mod:`pci_health`), the drive bound
+to ``nvme`` or ``vfio-pci``. Scrub: a function reset through sysfs. A
+reset clears the controller's state, not the data on its namespaces:
+erasing them (NVMe format or sanitize) takes minutes and is the
+operator's to run.
 """
 
 import logging
 
 from cyborg.accelerator.drivers import base
+from cyborg.accelerator.drivers import pci_health
+from cyborg.accelerator.drivers import pci_scrub
 from cyborg.accelerator.drivers import sysfs
 
 LOG = logging.getLogger(__name__)
@@ -22,6 +30,7 @@ VENDOR_ID = '1bd4'
 NVME_CLASS = '010802'
 DRIVER_NAME = 'INSPUR'
 RESOURCE_CLASS = 'CUSTOM_SSD'
+HOST_DRIVERS = ('nvme',)
 
 
 def is_inspur_nvme_function(function):
@@ -30,14 +39,17 @@ def is_inspur_nvme_function(function):
         function.class_code == NVME_CLASS
 
 
-class InspurNvmeSsdDriver(base.Driver):
+class InspurNvmeSsdDriver(base.Driver, base.HealthReporting,
+                          base.Scrubbable):
     """Discovers Inspur NVMe SSDs."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)
         self._sysfs = sysfs.Sysfs.from_conf(conf)
+        self._health = pci_health.HealthReader(self._sysfs)
         self._log_once = base.LogOncePerKey(LOG)
 
     def discover(self):
@@ -58,3 +70,10 @@ class InspurNvmeSsdDriver(base.Driver):
                 traits=['CUSTOM_SSD_INSPUR', 'CUSTOM_SSD_PRODUCT_ID_%s'
                         % function.product_id.upper()]))
         return devices
+
+    def health(self, device):
+        return self._health.device_health(device,
+                                          expected_drivers=HOST_DRIVERS)
+
+    def scrub(self, controlpath, attach_handle):
+        pci_scrub.reset_handle(self._sysfs, attach_handle)

@@ -24,12 +24,23 @@ fpgaconf_path``, ``program_timeout``), which loads a green bitstream into
 the PR region. ``fpgasupdate`` is not used: it rewrites the card's flash
 (static region, firmware), which takes effect only after the card is
 reloaded, so it is no bind-time operation.
+
+Health (see :mod:`pci_health`): the PF's generic PCI checks (bound to
+``dfl-pci``, ``intel-fpga-pci`` or ``vfio-pci``), plus the FME's error
+registers: ``catfatal_errors`` set fails the card, any bit in
+``nonfatal_errors``, ``fme_errors``, ``pcie0_errors`` or ``pcie1_errors``
+degrades it, the register named in the reason.
+
+Scrub: ``[intel_fpga] scrub_image`` loaded with fpgaconf when set, else a
+reset of the released function (PF or VF) through sysfs, which resets
+the port's AFU but leaves its bitstream loaded.
 """
 
 import logging
 
 from cyborg.accelerator.drivers import base
 from cyborg.accelerator.drivers import fpga
+from cyborg.accelerator.drivers import pci_health
 from cyborg.accelerator.drivers import sysfs
 from cyborg.accelerator import discovery
 
@@ -46,16 +57,22 @@ PRODUCTS = {
     # Open FPGA Stack cards (Agilex-based N6000/N6001 and others).
     'bcce': 'OFS',
 }
+HOST_DRIVERS = ('dfl-pci', 'intel-fpga-pci')
+# FME error registers whose bits mean the card lost data or stopped.
+FATAL_FME_REGISTERS = ('catfatal_errors',)
 
 
-class IntelFpgaDriver(base.Driver, base.Programmable):
+class IntelFpgaDriver(base.Driver, base.Programmable, base.HealthReporting,
+                      base.Scrubbable):
     """Discovers Intel FPGA cards and programs them with fpgaconf."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)
         self._sysfs = sysfs.Sysfs.from_conf(conf)
+        self._health = pci_health.HealthReader(self._sysfs)
 
     def _cards(self):
         return [function for function in self._sysfs.pci_functions()
@@ -139,3 +156,23 @@ class IntelFpgaDriver(base.Driver, base.Programmable):
         ids = sorted(port.afu_id for port in ports if port.afu_id)
         return ','.join(ids) or None
 
+    def health(self, device):
+        return self._health.device_health(
+            device, expected_drivers=HOST_DRIVERS,
+            family_check=self._fme_findings)
+
+    def _fme_findings(self, address):
+        findings = []
+        for register, value in self._sysfs.fme_error_registers(
+                address).items():
+            if value:
+                state = (discovery.FAILED if register in FATAL_FME_REGISTERS
+                         else discovery.DEGRADED)
+                findings.append(discovery.Health(
+                    state, 'FPGA management engine of %s reports errors in '
+                           '%s: 0x%x' % (address, register, value)))
+        return findings
+
+    def scrub(self, controlpath, attach_handle):
+        fpga.scrub(self, self._sysfs, self.conf.intel_fpga.scrub_image,
+                   controlpath, attach_handle)

@@ -31,6 +31,12 @@ option groups named in ``[nic_devices] enabled_nic_types`` (upstream's
 A mapping entry that cannot be parsed is logged once, naming the option,
 and ignored. A PF whose interfaces map to two different physnets is left
 out (which physnet would its VFs be on?), logged once.
+
+Health: the generic PCI checks (see :mod:`pci_health`) of the PF (bound
+to ``ice`` on an E810, ``i40e`` on the 700 series, or ``vfio-pci``) and
+of its VFs. Scrub: the released VF (or the PF offered whole) gets a
+function reset through sysfs, which clears its queues, filters and MAC
+settings.
 """
 
 import collections
@@ -38,6 +44,8 @@ import logging
 import re
 
 from cyborg.accelerator.drivers import base
+from cyborg.accelerator.drivers import pci_health
+from cyborg.accelerator.drivers import pci_scrub
 from cyborg.accelerator.drivers import sriov
 from cyborg.accelerator.drivers import sysfs
 from cyborg.conf import nic_devices
@@ -59,6 +67,9 @@ FAMILIES = {
     '158b': Family('XXV710', '154c'),
 }
 VF_IDS = frozenset(family.vf_id for family in FAMILIES.values())
+# The kernel's driver of each controller's PF.
+KERNEL_DRIVERS = {'E810': 'ice', 'X710': 'i40e', 'XL710': 'i40e',
+                  'XXV710': 'i40e'}
 
 MAPPING_OPTIONS = ('physical_device_mappings', 'function_device_mappings',
                    'ddp_package_mappings')
@@ -102,14 +113,16 @@ def parse_mappings(conf):
     return mappings
 
 
-class IntelNicDriver(base.Driver):
+class IntelNicDriver(base.Driver, base.HealthReporting, base.Scrubbable):
     """Discovers E810 and 700-series NIC ports and their VFs."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)
         self._sysfs = sysfs.Sysfs.from_conf(conf)
+        self._health = pci_health.HealthReader(self._sysfs)
         # The options cannot change without a restart: parse them once.
         self._mappings = parse_mappings(conf)
         self._log_conflict_once = base.LogOncePerKey(LOG)
@@ -164,3 +177,11 @@ class IntelNicDriver(base.Driver):
                                resource_class=RESOURCE_CLASS,
                                traits=list(dict.fromkeys(traits)),
                                handle_labels=labels)
+
+    def health(self, device):
+        family = FAMILIES.get(device.model)
+        drivers = (KERNEL_DRIVERS[family.controller],) if family else None
+        return self._health.device_health(device, expected_drivers=drivers)
+
+    def scrub(self, controlpath, attach_handle):
+        pci_scrub.reset_handle(self._sysfs, attach_handle)

@@ -32,14 +32,23 @@ configuration lives in the driver's files), so it gets no service trait.
 A generation-4 PF whose ``qat/state`` is ``down`` is not offered: its VFs
 do not work until it is brought up. An Intel co-processor (class
 ``0b40``) with an id not in the table is left out with a log line.
+
+Health: the generic PCI checks (see :mod:`pci_health`) of the PF (bound
+to its generation's QAT driver or ``vfio-pci``) and its VFs, plus, on
+generation 4, ``qat/state``: anything but ``up`` fails the device.
+Scrub: the released VF (or the PF offered whole) gets a function reset
+through sysfs, which drops the rings and keys a tenant left.
 """
 
 import collections
 import logging
 
 from cyborg.accelerator.drivers import base
+from cyborg.accelerator.drivers import pci_health
+from cyborg.accelerator.drivers import pci_scrub
 from cyborg.accelerator.drivers import sriov
 from cyborg.accelerator.drivers import sysfs
+from cyborg.accelerator import discovery
 
 LOG = logging.getLogger(__name__)
 
@@ -60,6 +69,11 @@ FAMILIES = {
     '4946': Family('420XX', '4947', 4),
 }
 VF_IDS = frozenset(family.vf_id for family in FAMILIES.values())
+# The kernel's name of the QAT driver of each model's PF.
+KERNEL_DRIVERS = {
+    'DH895XCC': 'dh895xcc', 'C62X': 'c6xx', 'C3XXX': 'c3xxx',
+    '4XXX': '4xxx', '401XX': '4xxx', '402XX': '4xxx', '420XX': '420xx',
+}
 # Services whose trait implies another: chained compression is compression.
 _IMPLIED_SERVICES = {'dcc': ('dc',)}
 
@@ -78,14 +92,16 @@ def service_traits(services):
     return ['CUSTOM_QAT_%s' % name.upper() for name in sorted(names)]
 
 
-class IntelQatDriver(base.Driver):
+class IntelQatDriver(base.Driver, base.HealthReporting, base.Scrubbable):
     """Discovers QAT physical functions and their VFs."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)
         self._sysfs = sysfs.Sysfs.from_conf(conf)
+        self._health = pci_health.HealthReader(self._sysfs)
         # Unknown co-processors do not change while the agent runs: say so
         # once, not every discovery.
         self._log_once = base.LogOncePerKey(LOG)
@@ -134,3 +150,20 @@ class IntelQatDriver(base.Driver):
                        'Not offering Intel co-processor %s (8086:%s): not a '
                        'QAT device id this driver knows', function.address,
                        function.product_id)
+
+    def health(self, device):
+        family = FAMILIES.get(device.model)
+        drivers = (KERNEL_DRIVERS[family.model],) if family else None
+        return self._health.device_health(
+            device, expected_drivers=drivers, family_check=self._qat_findings)
+
+    def _qat_findings(self, address):
+        status = self._sysfs.qat_status(address)
+        if status is None or status.state == 'up':
+            return []
+        return [discovery.Health(
+            discovery.FAILED, 'QAT %s is %s (qat/state)'
+                              % (address, status.state))]
+
+    def scrub(self, controlpath, attach_handle):
+        pci_scrub.reset_handle(self._sysfs, attach_handle)

@@ -19,6 +19,13 @@ VFs carry vGPUs is then not offered whole either.
 Configuration mistakes are logged with the device and the option, and only
 that GPU is left out: an address that is malformed, listed under two types,
 or not an NVIDIA GPU on this host, and a type the GPU does not offer.
+
+Health: the generic PCI checks (see :mod:`pci_health`), the GPU bound to
+``nvidia`` or ``vfio-pci`` (unbound or taken by another driver such as
+``nouveau``: failed). Its link width is compared, not its speed: an idle
+GPU lowers its link to 2.5 GT/s to save power. Scrub: a ``PCI`` handle's
+GPU gets a function reset through sysfs; an ``MDEV`` handle's vGPU is
+removed and created again with the same uuid and type.
 """
 
 import collections
@@ -26,6 +33,8 @@ import logging
 import re
 
 from cyborg.accelerator.drivers import base
+from cyborg.accelerator.drivers import pci_health
+from cyborg.accelerator.drivers import pci_scrub
 from cyborg.accelerator.drivers import sysfs
 from cyborg.accelerator import discovery
 from cyborg.conf import gpu_devices
@@ -35,6 +44,7 @@ LOG = logging.getLogger(__name__)
 VENDOR_ID = '10de'
 GPU_CLASS_PREFIXES = ('0300', '0302')
 DRIVER_NAME = 'NVIDIA'
+HOST_DRIVERS = ('nvidia',)
 
 
 def _option(vgpu_type):
@@ -46,15 +56,18 @@ def _trait_part(text):
     return re.sub(r'[^A-Z0-9_]', '_', text.upper())
 
 
-class NvidiaGpuDriver(base.Driver, base.MdevCapable):
+class NvidiaGpuDriver(base.Driver, base.MdevCapable, base.HealthReporting,
+                      base.Scrubbable):
     """Discovers NVIDIA GPUs; creates and removes their vGPU mdevs."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)
         gpu_devices.register_vgpu_type_groups(conf)
         self._sysfs = sysfs.Sysfs.from_conf(conf)
+        self._health = pci_health.HealthReader(self._sysfs)
         # The options cannot change without a restart: check them once.
         self._vgpu_type_of = self._read_vgpu_config()
 
@@ -178,3 +191,10 @@ class NvidiaGpuDriver(base.Driver, base.MdevCapable):
 
     def remove_mdev(self, pci_address, mdev_type, mdev_uuid):
         self._sysfs.remove_mdev(pci_address, mdev_type, mdev_uuid)
+
+    def health(self, device):
+        return self._health.device_health(
+            device, expected_drivers=HOST_DRIVERS, link_speed_varies=True)
+
+    def scrub(self, controlpath, attach_handle):
+        pci_scrub.reset_handle(self._sysfs, attach_handle)

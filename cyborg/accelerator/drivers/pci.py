@@ -29,6 +29,10 @@ getting the PF while others use its VFs), only its VFs are.
 
 An entry that cannot be parsed is logged, naming the option, and skipped;
 the other entries still apply.
+
+Health: the generic PCI checks (see :mod:`pci_health`); any driver is
+accepted, but a function that had one and lost it fails. Scrub: a
+function reset through sysfs.
 """
 
 import dataclasses
@@ -38,6 +42,8 @@ import re
 
 from cyborg.accelerator.drivers import base
 from cyborg.accelerator.drivers import pci_class
+from cyborg.accelerator.drivers import pci_health
+from cyborg.accelerator.drivers import pci_scrub
 from cyborg.accelerator.drivers import sysfs
 
 LOG = logging.getLogger(__name__)
@@ -228,7 +234,7 @@ def _split_address(address):
     return domain, bus, slot, function
 
 
-class PciDriver(base.Driver):
+class PciDriver(base.Driver, base.HealthReporting, base.Scrubbable):
     """Offers whitelisted PCI functions whole, one accelerator each."""
 
     driver_name = 'pci'
@@ -239,9 +245,11 @@ class PciDriver(base.Driver):
         # Parsed once: the option cannot change without a restart, and a
         # bad entry is then logged once, not every discovery.
         self._specs = parse_whitelist(conf.pci.passthrough_whitelist)
+        self._sysfs = sysfs.Sysfs.from_conf(conf)
+        self._health = pci_health.HealthReader(self._sysfs)
 
     def discover(self):
-        functions = sysfs.Sysfs.from_conf(self.conf).pci_functions()
+        functions = self._sysfs.pci_functions()
         owner_of_netdev = {netdev: function.address
                            for function in functions
                            for netdev in function.netdevs}
@@ -270,3 +278,9 @@ class PciDriver(base.Driver):
             driver_name=(vendor_name.upper() if vendor_name
                          else function.vendor_id),
             resource_class='CUSTOM_PCI', traits=traits)
+
+    def health(self, device):
+        return self._health.device_health(device)
+
+    def scrub(self, controlpath, attach_handle):
+        pci_scrub.reset_handle(self._sysfs, attach_handle)

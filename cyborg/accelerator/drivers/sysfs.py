@@ -14,7 +14,9 @@ types under ``mdev_supported_types/<type>/`` (``name``,
 and ``qat/cfg_services`` (4xxx and later generations). Mdevs are created
 and removed through ``class/mdev_bus/<address>/``, the kernel's interface
 for that; the writes themselves are made by the privsep daemon
-(``cyborg.privsep``).
+(``cyborg.privsep``), as is a function's reset (``1`` written to its
+``reset`` attribute), which scrubbing uses. What health probes read is
+:mod:`pci_health`'s, under the same root.
 
 FPGA management and ports, on request, in the two layouts Linux has had:
 
@@ -56,6 +58,14 @@ PCI_ADDRESS_RE = re.compile(r'[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]')
 # mdev type ids are kernel names such as "nvidia-222" or "i915-GVTg_V5_4";
 # anything else would let an RPC caller write outside the type directory.
 MDEV_TYPE_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*')
+
+
+# The FME error registers under dfl-fme.N/errors/ (in-kernel DFL driver)
+# or intel-fpga-fme.N/errors/ (OPAE's driver, whose FME block sits in
+# fme-errors/), each 0x<hex> with a bit per error. inject_errors is left
+# out: it is what a test asked to inject, not what the card saw.
+FME_ERROR_REGISTERS = ('catfatal_errors', 'nonfatal_errors', 'fme_errors',
+                       'pcie0_errors', 'pcie1_errors', 'fme-errors/errors')
 
 
 class MalformedSysfsFile(Exception):
@@ -299,6 +309,39 @@ class Sysfs:
                 address=address, reason=str(exc))
         LOG.info('Removed mdev %s from %s', mdev_uuid, address)
 
+    def function_dir(self, address):
+        """``bus/pci/devices/<address>`` under the root (may not exist)."""
+        return self._pci_devices / address
+
+    def reset_function(self, address):
+        """Reset the PCI function at ``address`` through its ``reset``.
+
+        Raises ``ScrubFailed`` when the function is gone, the kernel
+        offers no reset for it (no ``reset`` attribute: its
+        ``reset_method`` list is empty) or the write fails.
+        """
+        if not isinstance(address, str) or not PCI_ADDRESS_RE.fullmatch(
+                address):
+            raise exception.Invalid(reason='%r is not a PCI address '
+                                           '(dddd:bb:ss.f)' % (address,))
+        path = self._pci_devices / address
+        if not path.is_dir():
+            raise exception.ScrubFailed(
+                target=address, reason='the PCI function is gone from %s'
+                                       % self._pci_devices)
+        if not (path / 'reset').exists():
+            raise exception.ScrubFailed(
+                target=address,
+                reason='the kernel offers no reset for it (no %s)'
+                       % (path / 'reset'))
+        try:
+            privsep_sysfs.write_pci_reset(os.path.abspath(path / 'reset'))
+        except OSError as exc:
+            raise exception.ScrubFailed(
+                target=address, reason='writing 1 to %s failed: %s'
+                                       % (path / 'reset', exc))
+        LOG.info('Reset PCI function %s', address)
+
 
     # FPGA cards --------------------------------------------------------
 
@@ -314,17 +357,48 @@ class Sysfs:
                 found.append(('intel-fpga', path / 'fpga' / dev))
         return found
 
-    def fpga_manager(self, address):
-        """The FME on the function at ``address``, or None."""
+    def _fme_dir(self, address):
+        """(layout, directory) of the FME on the function, or None."""
         for layout, container in self._fpga_containers(address):
             prefix = 'dfl-fme' if layout == 'dfl' else 'intel-fpga-fme'
             for name in _list_dir(container):
                 if re.fullmatch(re.escape(prefix) + r'\.\d+', name):
-                    fme = container / name
-                    return FpgaManager(
-                        address=address, name=name, layout=layout,
-                        region_id=self._fme_region_id(fme))
+                    return layout, container / name
         return None
+
+    def fpga_manager(self, address):
+        """The FME on the function at ``address``, or None."""
+        found = self._fme_dir(address)
+        if found is None:
+            return None
+        layout, fme = found
+        return FpgaManager(address=address, name=fme.name, layout=layout,
+                           region_id=self._fme_region_id(fme))
+
+    def fme_error_registers(self, address):
+        """{register: value} of the FME's error registers on the function.
+
+        The registers of :data:`FME_ERROR_REGISTERS` the kernel shows under
+        the FME's ``errors/`` (each ``0x<hex>``); {} when the function has
+        no FME or the driver shows no error registers. Raises
+        MalformedSysfsFile when one cannot be read as a number.
+        """
+        found = self._fme_dir(address)
+        if found is None:
+            return {}
+        errors = found[1] / 'errors'
+        registers = {}
+        for name in FME_ERROR_REGISTERS:
+            path = errors / name
+            if not path.is_file():
+                continue
+            text = _read_text(path)
+            if not re.fullmatch(r'0x[0-9a-fA-F]+', text):
+                raise MalformedSysfsFile(
+                    path, 'is malformed (%r): expected 0x and hex digits'
+                          % text)
+            registers[name] = int(text, 16)
+        return registers
 
     def _fme_region_id(self, fme):
         """compat_id of the FME's PR region, else its pr/interface_id."""
@@ -388,6 +462,12 @@ def _check_mdev_request(address, type_id, mdev_uuid):
         return str(uuid.UUID(str(mdev_uuid)))
     except ValueError:
         raise exception.Invalid(reason='%r is not a uuid' % (mdev_uuid,))
+
+
+def read_attribute(path):
+    """The text of a sysfs attribute, stripped; MalformedSysfsFile when it
+    is missing or unreadable."""
+    return _read_text(path)
 
 
 def _read_text(path):

@@ -24,12 +24,23 @@ Both add ``--force``: xbmgmt otherwise asks for a confirmation on its
 terminal, which the privsep daemon does not have. XRT offers no sysfs
 view of the loaded xclbin that this driver relies on, so the agent's own
 record says what a card holds.
+
+Health (see :mod:`pci_health`): the generic PCI checks of the management
+function (bound to ``xclmgmt`` or ``vfio-pci``) and of the card's other
+functions. XRT shows its sensors and error state through ``xbmgmt
+examine``, a tool too slow for a probe, not through stable sysfs files.
+
+Scrub: ``[xilinx_fpga] scrub_image`` (an xclbin) loaded with xbmgmt
+through the management function when set, whichever of the card's
+functions is released; else a reset of the released function through
+sysfs.
 """
 
 import itertools
 
 from cyborg.accelerator.drivers import base
 from cyborg.accelerator.drivers import fpga
+from cyborg.accelerator.drivers import pci_health
 from cyborg.accelerator.drivers import sysfs
 from cyborg.accelerator import discovery
 
@@ -46,6 +57,7 @@ PRODUCTS = {
     '505c': ('ALVEO_U55C', '505d'),
 }
 _USER_PF_IDS = {user for _product, user in PRODUCTS.values()}
+MANAGEMENT_DRIVERS = ('xclmgmt',)
 
 
 def _slot(function):
@@ -58,14 +70,17 @@ def _management_first(function):
     return (function.product_id in _USER_PF_IDS, function.address)
 
 
-class XilinxFpgaDriver(base.Driver, base.Programmable):
+class XilinxFpgaDriver(base.Driver, base.Programmable,
+                       base.HealthReporting, base.Scrubbable):
     """Discovers Alveo cards; programs them through their management PF."""
 
     driver_name = DRIVER_NAME
+    pci_vendor_ids = frozenset({VENDOR_ID})
 
     def __init__(self, conf):
         super().__init__(conf)
         self._sysfs = sysfs.Sysfs.from_conf(conf)
+        self._health = pci_health.HealthReader(self._sysfs)
 
     def _cards(self):
         """[[management PF, user PF, ...]] per card, by address."""
@@ -119,3 +134,11 @@ class XilinxFpgaDriver(base.Driver, base.Programmable):
 
     def loaded_bitstream(self, controlpath):
         return None
+
+    def health(self, device):
+        return self._health.device_health(
+            device, expected_drivers=MANAGEMENT_DRIVERS)
+
+    def scrub(self, controlpath, attach_handle):
+        fpga.scrub(self, self._sysfs, self.conf.xilinx_fpga.scrub_image,
+                   controlpath, attach_handle)

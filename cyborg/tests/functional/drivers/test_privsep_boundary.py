@@ -3,9 +3,10 @@ daemon, not in the agent's process.
 
 An audit hook (PEP 578) in this process records every file it opens for
 writing under the sysfs tree and every program it starts, while the real
-drivers create and remove an mdev and program an Intel and a Xilinx card.
-The effects are there (the mdev attribute written, the tools run), yet
-this process did none of it: the daemon, a separate process, did.
+drivers create and remove an mdev, program an Intel and a Xilinx card and
+reset a scrubbed GPU. The effects are there (the mdev attributes and the
+reset written, the tools run), yet this process did none of it: the
+daemon, a separate process, did.
 """
 
 import contextlib
@@ -103,3 +104,18 @@ def test_the_hook_sees_a_write_and_a_run_made_here(sysfs_tree):
         subprocess.run(['true'], check=True)
     assert events[0] == ('open', str(sysfs_tree.root / 'bus' / 'probe'))
     assert [event for event, _args in events[1:]] == ['subprocess.Popen']
+
+
+def test_a_scrub_resets_the_function_only_in_the_daemon(conf, sysfs_tree):
+    gpus = sysfs_fixture.build_hgx_h100_host(sysfs_tree)
+    reset = sysfs_tree.device_dir(gpus[0]) / 'reset'
+    reset.write_text('')
+    handle = {'uuid': str(uuid.uuid4()), 'attach_type': 'PCI',
+              'attach_info': discovery.pci_address_dict(gpus[0])}
+
+    with recording(sysfs_tree.root) as events:
+        nvidia_gpu.NvidiaGpuDriver(conf).scrub(_controlpath(gpus[0]),
+                                               handle)
+
+    assert reset.read_text() == '1'
+    assert events == []

@@ -55,12 +55,14 @@ class FamilyHost:
                                                            timeout=30)
         self.agent = None
 
-    def start_agent(self, drivers):
-        """(Re)start the agent with these drivers; wait for its report."""
+    def start_agent(self, drivers, event_source=None):
+        """(Re)start the agent with these drivers (and hot-plug events
+        from ``event_source``); wait for its report."""
         self.stop_agent()
         self.conf.set_override('enabled_drivers', drivers, group='agent')
         self.agent = agent_service.AgentService(self.conf, self.transport,
-                                                self.placement)
+                                                self.placement,
+                                                event_source=event_source)
         self.agent.start()
         seed.wait_for(lambda: self.agent.reporter.last_sent_fingerprint,
                       what='the first report of the agent')

@@ -6,6 +6,7 @@ import pathlib
 import pytest
 from stevedore import extension
 
+from cyborg.accelerator import discovery
 from cyborg.accelerator.drivers import base
 from cyborg.accelerator.drivers import fake
 from cyborg.accelerator.drivers import nvidia_gpu
@@ -108,3 +109,11 @@ def test_a_broken_driver_is_refused_with_its_cause(conf, extra_plugins,
 
     assert str(caught.value) == ('Accelerator driver broken_driver cannot be '
                                  'loaded: %s' % reason)
+
+
+def test_health_accepts_only_known_states_and_round_trips():
+    failed = discovery.Health(discovery.FAILED, 'AER fatal errors: 2')
+    assert discovery.Health.from_dict(failed.to_dict()) == failed
+    assert discovery.Health(discovery.HEALTHY).reason == ''
+    with pytest.raises(ValueError, match='broken'):
+        discovery.Health('broken')
