@@ -85,8 +85,10 @@ def _delete_instance(session, service, instance):
 
 
 def _reserved(placement, rp_uuid):
+    """The FPGA inventory's reserved; None until the agent's first report
+    reached Placement."""
     _generation, inventories = placement.get_inventories(rp_uuid)
-    return inventories['FPGA']['reserved']
+    return inventories.get('FPGA', {}).get('reserved')
 
 
 def _releases(session, service, handle_uuid, **headers):
@@ -116,7 +118,8 @@ def test_a_rebind_never_gets_the_handle_the_last_tenant_left_dirty(
     first = _bind_one(session, service)
     assert first['state'] == 'Bound'
     dirty = first['attach_handle_uuid']
-    assert _reserved(placement, service.rp_uuid) == 0
+    seed.wait_for(lambda: _reserved(placement, service.rp_uuid) == 0,
+                  what='the fake card in Placement')
 
     _delete_instance(session, service, first['instance_uuid'])
     second = _bind_one(session, service, project='next-tenant')
