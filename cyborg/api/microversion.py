@@ -29,6 +29,7 @@ VERSIONS = [
     '2.2',  # GET /v2/device_profiles/{name} finds a profile by name.
     '2.3',  # Devices show their "status" (enabled / maintaining).
     '2.4',  # Device contexts; ARQs from a context; ARQs show config_data.
+    '2.5',  # GET /v2/attach_handles/{uuid}/releases: release audit (admin).
 ]
 
 MIN_VERSION = VERSIONS[0]

@@ -24,6 +24,14 @@ The config data of a device context (API 2.4) is recorded likewise, per
 attach handle, in ``fake_driver_prepared.json`` (see :func:`read_prepared`).
 The fake driver takes any keys, except that :data:`REFUSE_KEY` makes it
 refuse the config data, for testing that path.
+
+Scrubbing between tenants is simulated too: each scrub of an attach
+handle is appended to ``fake_driver_scrubs.json`` (see
+:func:`read_scrubs`). While a file ``fake_driver_scrub_fail`` exists in
+the state directory every scrub fails, with the file's text as the reason
+(see :func:`fail_scrubs`); while ``fake_driver_scrub_delay`` holds a
+number, every scrub takes that many seconds first, so tests can catch a
+scrub in flight.
 """
 
 import hashlib
@@ -32,6 +40,9 @@ import os
 import re
 import tempfile
 import threading
+import time
+
+from oslo_utils import timeutils
 
 from cyborg.accelerator.drivers import base
 from cyborg.accelerator import discovery
@@ -47,6 +58,44 @@ PREPARED_FILE = 'fake_driver_prepared.json'
 DEVICES_FILE = 'fake_driver_devices.json'
 FAIL_MARKER = b'FAKE-PROGRAM-FAIL'
 REFUSE_KEY = 'fake.refuse'
+SCRUBS_FILE = 'fake_driver_scrubs.json'
+SCRUB_FAIL_FILE = 'fake_driver_scrub_fail'
+SCRUB_DELAY_FILE = 'fake_driver_scrub_delay'
+
+
+def read_scrubs(state_path):
+    """Every scrub the fake driver ran, oldest first: a list of dicts of
+    ``attach_handle_uuid``, ``attach_info``, ``controlpath`` (the
+    device's PCI address) and ``scrubbed_at`` (ISO 8601, UTC)."""
+    try:
+        with open(os.path.join(state_path, SCRUBS_FILE)) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return []
+
+
+def fail_scrubs(state_path, reason='the test asked the fake driver to fail'):
+    """Make every scrub fail with ``reason`` (None: succeed again)."""
+    path = os.path.join(state_path, SCRUB_FAIL_FILE)
+    if reason is None:
+        if os.path.exists(path):
+            os.unlink(path)
+        return
+    os.makedirs(state_path, exist_ok=True)
+    with open(path, 'w') as handle:
+        handle.write(reason)
+
+
+def slow_scrubs(state_path, seconds):
+    """Make every scrub take ``seconds`` first (None: no delay)."""
+    path = os.path.join(state_path, SCRUB_DELAY_FILE)
+    if seconds is None:
+        if os.path.exists(path):
+            os.unlink(path)
+        return
+    os.makedirs(state_path, exist_ok=True)
+    with open(path, 'w') as handle:
+        handle.write(str(seconds))
 
 
 def regions_path(state_path):
@@ -120,8 +169,10 @@ def read_regions(state_path):
         return {}
 
 
-class FakeDriver(base.Driver, base.Programmable, base.Preparable):
-    """One fake FPGA; programming and config data are recorded in JSON."""
+class FakeDriver(base.Driver, base.Programmable, base.Preparable,
+                 base.Scrubbable):
+    """One fake FPGA; programming, config data and scrubs are recorded in
+    JSON."""
 
     driver_name = DRIVER_NAME
 
@@ -199,6 +250,26 @@ class FakeDriver(base.Driver, base.Programmable, base.Preparable):
             }
             self._write_json(PREPARED_FILE, prepared)
 
+    def scrub(self, controlpath, attach_handle):
+        state_path = self.conf.state_path
+        delay = _read_text(os.path.join(state_path, SCRUB_DELAY_FILE))
+        if delay:
+            time.sleep(float(delay))
+        reason = _read_text(os.path.join(state_path, SCRUB_FAIL_FILE))
+        if reason is not None:
+            raise exception.ScrubFailed(
+                target=attach_handle['uuid'],
+                reason=reason.strip() or 'the fake driver was asked to fail')
+        with self._regions_lock:
+            scrubs = read_scrubs(state_path)
+            scrubs.append({
+                'attach_handle_uuid': attach_handle['uuid'],
+                'attach_info': attach_handle['attach_info'],
+                'controlpath': discovery.pci_address_str(controlpath.info),
+                'scrubbed_at': timeutils.utcnow().isoformat(),
+            })
+            self._write_json(SCRUBS_FILE, scrubs)
+
     def loaded_bitstream(self, controlpath):
         address = discovery.pci_address_str(controlpath.info)
         record = read_regions(self.conf.state_path).get(address)
@@ -219,3 +290,11 @@ def _write_json_file(state_path, name, records):
     with os.fdopen(fd, 'w') as handle:
         json.dump(records, handle, sort_keys=True, indent=1)
     os.replace(tmp, os.path.join(state_path, name))
+
+
+def _read_text(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
