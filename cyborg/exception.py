@@ -69,6 +69,10 @@ class DeployableNotFound(NotFound):
     msg_fmt = 'Deployable %(ident)s could not be found.'
 
 
+class AttachHandleNotFound(NotFound):
+    msg_fmt = 'Attach handle %(uuid)s could not be found.'
+
+
 class AttributeNotFound(NotFound):
     msg_fmt = 'Attribute %(uuid)s could not be found.'
 

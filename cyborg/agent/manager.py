@@ -4,17 +4,29 @@ Each method hands one request to the part of the agent that does the work;
 the client side, with the version history, is ``cyborg.agent.rpcapi``.
 """
 
+import logging
+
 import oslo_messaging as messaging
 
 from cyborg.accelerator.drivers import base
 from cyborg.accelerator import discovery
 from cyborg import exception
 
+LOG = logging.getLogger(__name__)
+
+
+def _controlpath(data):
+    try:
+        return discovery.ControlPath.from_dict(data)
+    except (KeyError, TypeError, ValueError):
+        raise exception.Invalid(reason='%r is not a control path' % (data,))
+
 
 class AgentManager:
-    """Serves program, create_mdev, remove_mdev (1.0) and prepare (1.1)."""
+    """Serves program, create_mdev, remove_mdev (1.0), prepare (1.1) and
+    scrub (1.2)."""
 
-    target = messaging.Target(version='1.1')
+    target = messaging.Target(version='1.2')
 
     def __init__(self, drivers, programmer):
         self._drivers = drivers
@@ -40,13 +52,39 @@ class AgentManager:
     def prepare(self, context, controlpath, attach_handle, driver_name,
                 config_data=None):
         """Apply a device context's config data through the driver."""
-        try:
-            controlpath = discovery.ControlPath.from_dict(controlpath)
-        except (KeyError, TypeError, ValueError):
-            raise exception.Invalid(reason='%r is not a control path'
-                                           % (controlpath,))
+        controlpath = _controlpath(controlpath)
         # Several drivers may share a driver_name (Intel's FPGA, QAT and
         # NIC drivers are all "intel"): the one that takes config data.
+        named = self._named_drivers(driver_name)
+        preparable = [d for d in named if isinstance(d, base.Preparable)]
+        if not preparable:
+            raise exception.ConfigDataRefused(
+                driver=driver_name, reason='it takes no config data')
+        preparable[0].prepare(controlpath, attach_handle,
+                              dict(config_data or {}))
+        return True
+
+    @messaging.expected_exceptions(exception.CyborgException)
+    def scrub(self, context, controlpath, attach_handle, driver_name):
+        """Clean a released handle through the driver that can (1.2).
+
+        ``{'scrubbed': False}`` with the reason when no enabled driver of
+        that name scrubs (the conductor then releases the handle as it
+        is); ScrubFailed from the driver goes back to the conductor.
+        """
+        controlpath = _controlpath(controlpath)
+        named = self._named_drivers(driver_name)
+        scrubbable = [d for d in named if isinstance(d, base.Scrubbable)]
+        if not scrubbable:
+            return {'scrubbed': False,
+                    'reason': 'no enabled %s driver can scrub' % driver_name}
+        LOG.info('Scrubbing %s handle %s with driver %s',
+                 attach_handle.get('attach_type'), attach_handle.get('uuid'),
+                 driver_name)
+        scrubbable[0].scrub(controlpath, dict(attach_handle))
+        return {'scrubbed': True, 'reason': None}
+
+    def _named_drivers(self, driver_name):
         named = [driver for driver in self._drivers
                  if str(driver.driver_name).lower() == str(driver_name).lower()]
         if not named:
@@ -55,13 +93,7 @@ class AgentManager:
                                          '(enabled: %s)' % ', '.join(
                                              d.driver_name
                                              for d in self._drivers))
-        preparable = [d for d in named if isinstance(d, base.Preparable)]
-        if not preparable:
-            raise exception.ConfigDataRefused(
-                driver=driver_name, reason='it takes no config data')
-        preparable[0].prepare(controlpath, attach_handle,
-                              dict(config_data or {}))
-        return True
+        return named
 
     def _mdev_driver(self):
         # The mdev sysfs interface is the kernel's, the same for every

@@ -13,15 +13,19 @@ to the version that introduced it):
         that carries config data, so 1.0 agents serve every other bind.
         A conductor capped at 1.0 (``[upgrade_levels] agent``) fails such
         a bind with AgentRPCCapped instead of sending it.
+* 1.2 - scrub: clean a released attach handle through its driver before
+        the next tenant gets it. Additive: a conductor capped below 1.2,
+        or facing an agent that stated an older version, releases the
+        handle unscrubbed (a WARNING and the audit row say so).
 """
 
 from cyborg import exception
 from cyborg import rpc
 
-RPC_API_VERSION = '1.1'
+RPC_API_VERSION = '1.2'
 # Every version of this API, oldest first: what [upgrade_levels] agent may
 # name.
-RPC_VERSIONS = ('1.0', '1.1')
+RPC_VERSIONS = ('1.0', '1.1', '1.2')
 
 
 class AgentAPI:
@@ -48,6 +52,10 @@ class AgentAPI:
             raise exception.AgentRPCCapped(
                 what='Config data of a device context (agent RPC prepare)',
                 version='1.1', cap=self._version_cap)
+
+    def can_scrub(self):
+        """Whether the version cap lets :meth:`scrub` be sent."""
+        return self._client.can_send_version('1.2')
 
     def program(self, context, host, controlpath, image_uuid, driver_name,
                 checksum=None, checksum_algo=None):
@@ -93,3 +101,23 @@ class AgentAPI:
                           attach_handle=attach_handle,
                           driver_name=driver_name,
                           config_data=config_data or {})
+
+    def scrub(self, context, host, controlpath, attach_handle, driver_name):
+        """Have the handle's driver clean it for the next tenant (1.2).
+
+        ``controlpath`` is ``discovery.ControlPath.to_dict()`` of the
+        device, ``attach_handle`` the released handle (``uuid``,
+        ``attach_type``, ``attach_info``), ``driver_name`` the
+        deployable's. Returns ``{'scrubbed': bool, 'reason': str}``:
+        False when no enabled driver of that name can scrub. ScrubFailed
+        when the driver could not clean it; AgentRPCCapped (nothing sent)
+        when the version cap is below 1.2.
+        """
+        if not self.can_scrub():
+            raise exception.AgentRPCCapped(
+                what='Scrubbing a released attach handle (agent RPC scrub)',
+                version='1.2', cap=self._version_cap)
+        cctxt = self._client.prepare(server=host, version='1.2')
+        return cctxt.call(context, 'scrub', controlpath=controlpath,
+                          attach_handle=attach_handle,
+                          driver_name=driver_name)

@@ -63,6 +63,7 @@ ARQ_WRONG_HOST = 'cyborg.arq.wrong_host'
 ARQ_TOO_MANY = 'cyborg.arq.too_many'
 DEVICE_NOT_FOUND = 'cyborg.device.not_found'
 DEPLOYABLE_NOT_FOUND = 'cyborg.deployable.not_found'
+ATTACH_HANDLE_NOT_FOUND = 'cyborg.attach_handle.not_found'
 PROGRAM_FAILED = 'cyborg.deployable.program_failed'
 ATTRIBUTE_NOT_FOUND = 'cyborg.attribute.not_found'
 ATTRIBUTE_DUPLICATE = 'cyborg.attribute.duplicate'
@@ -76,6 +77,7 @@ _DOMAIN_ERRORS = {
     exception.DeviceContextNotFound: (404, DC_NOT_FOUND),
     exception.DeviceNotFound: (404, DEVICE_NOT_FOUND),
     exception.DeployableNotFound: (404, DEPLOYABLE_NOT_FOUND),
+    exception.AttachHandleNotFound: (404, ATTACH_HANDLE_NOT_FOUND),
     exception.AttributeNotFound: (404, ATTRIBUTE_NOT_FOUND),
     exception.NotFound: (404, NOT_FOUND),
     exception.Forbidden: (403, FORBIDDEN),

@@ -19,6 +19,7 @@ import collections
 import re
 
 from cyborg.api.handlers import accelerator_requests as arqs
+from cyborg.api.handlers import attach_handles
 from cyborg.api.handlers import attributes
 from cyborg.api.handlers import deployables
 from cyborg.api.handlers import device_contexts
@@ -73,6 +74,11 @@ ROUTES = (
     route('GET', '/v2/devices/{uuid}', devices.show_device),
     route('POST', '/v2/devices/{uuid}/enable', devices.enable_device),
     route('POST', '/v2/devices/{uuid}/disable', devices.disable_device),
+
+    # The release audit of attach handles arrived in 2.5 (admins).
+    route('GET', '/v2/attach_handles/{uuid}/releases',
+          attach_handles.list_attach_handle_releases,
+          min_version=attach_handles.RELEASES_VERSION),
 
     route('GET', '/v2/deployables', deployables.list_deployables),
     route('GET', '/v2/deployables/{uuid}', deployables.show_deployable),

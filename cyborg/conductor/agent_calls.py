@@ -1,5 +1,5 @@
-"""Calls from a conductor to agents (programming, mdevs, config data),
-with timeouts.
+"""Calls from a conductor to agents (programming, mdevs, config data,
+scrubs), with timeouts.
 
 One ``AgentCalls`` per conductor, shared by the binds, the admin
 programming call and the cleanup after unbinds and deletes.
@@ -100,3 +100,15 @@ class AgentCalls:
         return self._call(host, timeout, lambda api: api.prepare(
             context, host, controlpath, attach_handle, driver_name,
             config_data))
+
+    def can_scrub(self):
+        """Whether ``[upgrade_levels] agent`` lets scrub (1.2) be sent."""
+        return self._api(None).can_scrub()
+
+    def scrub(self, context, host, controlpath, handle, driver_name,
+              timeout=None):
+        """Have the handle's driver clean it; the agent's answer."""
+        attach_handle = {key: handle[key] for key in
+                         ('uuid', 'attach_type', 'attach_info')}
+        return self._call(host, timeout, lambda api: api.scrub(
+            context, host, controlpath, attach_handle, driver_name))

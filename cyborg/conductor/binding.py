@@ -47,6 +47,7 @@ import uuid
 
 from oslo_utils import timeutils
 
+from cyborg.accelerator import scrub_policy
 from cyborg.conductor import agent_calls
 from cyborg.conductor import bitstreams
 from cyborg.conductor import lease_keeper
@@ -155,17 +156,18 @@ def start_bind(context, arq_uuid, owner, seconds, finishes_at_once,
 
 @db_engine.retry_on_contention
 def record_outcome(context, arq, outcome, lease_owner=None, error=None,
-                   nova_enabled=True):
+                   nova_enabled=True, scrub_policy=None):
     """End a bind as Bound or BindFailed and queue Nova's event, atomically.
 
     Returns ``arq_states.finish_bind``'s result, or None when the bind is
-    no longer this worker's (nothing written then).
+    no longer this worker's (nothing written then). ``scrub_policy``
+    decides whether the handle a failed bind let go is scrubbed.
     """
     now = timeutils.utcnow()
     with db_engine.write_transaction(context):
         result = arq_states.finish_bind(context, arq, outcome,
                                         lease_owner=lease_owner, error=error,
-                                        now=now)
+                                        now=now, scrub_policy=scrub_policy)
         if result is not None:
             nova_event_outbox.queue_event(context, result['arq'], outcome,
                                           nova_enabled, now)
@@ -191,13 +193,20 @@ class Binder:
 
     ``agent`` is the conductor's AgentCalls, ``programmer`` its
     bitstreams.Programmer, ``events`` its nova_events.EventDelivery,
-    ``notifier`` its notifications.Notifier (none sent without one).
+    ``notifier`` its notifications.Notifier (none sent without one),
+    ``scrubber`` its scrubbing.Scrubber (the handle of a failed bind is
+    then scrubbed as ``[agent] scrub_on_release`` says; without one it
+    is freed at once).
     """
 
-    def __init__(self, conf, agent, programmer, events, notifier=None):
+    def __init__(self, conf, agent, programmer, events, notifier=None,
+                 scrubber=None):
         self._conf = conf
         self.agent = agent
         self.programmer = programmer
+        self.scrubber = scrubber
+        self._scrub_policy = (scrub_policy.ScrubPolicy.from_conf(conf)
+                              if scrubber is not None else None)
         self._events = events
         self._notifier = notifier or notifications.Notifier()
         # False without a Nova to tell: outcomes' events are recorded as
@@ -417,7 +426,8 @@ class Binder:
         try:
             result = record_outcome(context, arq, arq_states.BIND_FAILED,
                                     lease_owner=attempt.owner, error=reason,
-                                    nova_enabled=self._nova_enabled)
+                                    nova_enabled=self._nova_enabled,
+                                    scrub_policy=self._scrub_policy)
         except Exception:
             LOG.exception('Could not record the failure of ARQ %s',
                           arq['uuid'])
@@ -425,6 +435,10 @@ class Binder:
         if result is None:
             self._after_losing_bind(context, attempt)
             return None
+        if result['released'] is not None and self.scrubber is not None:
+            # The function may have been programmed or configured for this
+            # tenant before the failure.
+            self.scrubber.scrub_released(context, [result['released']])
         LOG.warning('Binding ARQ %s (instance %s) failed: %s', arq['uuid'],
                     arq['instance_uuid'], reason)
         self._notify_outcome(context, attempt.inputs, arq_states.BIND_FAILED,

@@ -8,7 +8,7 @@ than as a logged server-side failure:
 * agents' health reports: ``health``;
 * device enable/disable: ``placement_sync.PlacementSync``;
 * binds and the host-side cleanup after unbinds and deletes:
-  ``binding.Binder``;
+  ``binding.Binder``, ``scrubbing.Scrubber``;
 * an admin's programming of a deployable: ``bitstreams.Programmer``.
 
 The collaborators are built once per conductor by ``service.py`` and
@@ -46,8 +46,9 @@ class ConductorManager:
     target = messaging.Target(version='1.2')
 
     def __init__(self, conf, placement_client, placement_sync, binder,
-                 notifier=None):
+                 notifier=None, scrubber=None):
         self._conf = conf
+        self.scrubber = scrubber
         self._placement = placement_client
         self.placement_sync = placement_sync
         self.binder = binder
@@ -139,13 +140,18 @@ class ConductorManager:
         self.binder.bind_batch(context, arq_uuids)
 
     def arqs_deleted(self, context, released_handles):
-        """Remove the mdevs among the handles the API freed (a cast).
+        """Remove the mdevs among the handles the API released and run
+        the scrubs of those released for scrubbing (a cast).
 
-        The API frees handles in the transaction that unbinds or deletes
-        their ARQs; what is left is the host side.
+        The API releases handles in the transaction that unbinds or
+        deletes their ARQs; what is left is the host side. A scrub this
+        cast does not run (lost, or this conductor died) is run by
+        recovery.
         """
         for handle in released_handles:
             binding.remove_released_mdev(context, self.binder.agent, handle)
+        if self.scrubber is not None:
+            self.scrubber.scrub_released(context, released_handles)
 
     # Deployables
 

@@ -10,7 +10,9 @@ compute node provider:
   allocation_ratio: 1.0, reserved: R}}`` where R is N while the device is
   in maintenance, failed or degraded (its agent's health probes say so),
   or the deployable is missing (nothing new may land there, existing
-  allocations stay), else 0; no inventory when N is 0;
+  allocations stay), else the number of its attach handles out of
+  service after a release (being scrubbed, or failed their scrub: see
+  ``scrubbing.py``); no inventory when N is 0;
 * traits ``OWNER_CYBORG`` plus the deployable's traits, where the
   ``CUSTOM_FPGA_FUNCTION_ID_*`` trait follows what cyborg last programmed
   into it (``deployables.function_id``), and otherwise what its driver
@@ -95,8 +97,12 @@ def wanted_provider(state, compute_rp_uuid):
     if total > 0:
         unusable = (state.device_status == 'maintaining' or state.missing
                     or state.device_health in UNSCHEDULABLE_HEALTH)
+        # Released handles being scrubbed hold no allocation any more, yet
+        # cannot be handed out: reserve them until they are back.
+        reserved = (total if unusable
+                    else min(total, state.handles_out_of_service))
         inventories[state.resource_class] = {
-            'total': total, 'reserved': total if unusable else 0,
+            'total': total, 'reserved': reserved,
             'min_unit': 1, 'max_unit': total, 'step_size': 1,
             'allocation_ratio': 1.0}
     traits = {OWNER_TRAIT, *state.traits}

@@ -10,8 +10,11 @@ A pass:
    so what a dead conductor did is reused). A bind past ``bind_started_at
    + [DEFAULT] bind_timeout`` is not retried but failed, with the reason,
    its claims released and a ``failed`` event queued;
-3. delivers every Nova event that is due;
-4. drops event rows sent or abandoned long ago.
+3. runs the scrubs of released attach handles nobody works on
+   (``scrubbing.Scrubber.recover``): their conductor died, the request
+   was lost, or their agent did not answer last time;
+4. delivers every Nova event that is due;
+5. drops event rows sent or abandoned long ago.
 
 Several conductors may run passes at the same moment: each bind and each
 event is taken with a compare-and-swap lease, so one of them does the work
@@ -37,17 +40,20 @@ EVENT_RETENTION = datetime.timedelta(days=7)
 class Recovery:
     """One conductor's recovery worker; ``run_once`` is one pass.
 
-    ``binder`` and ``events`` are the conductor's own (one of each per
-    conductor, built by ``service.Conductor``).
+    ``binder``, ``events`` and ``scrubber`` (optional) are the
+    conductor's own (one of each per conductor, built by
+    ``service.Conductor``).
     """
 
-    def __init__(self, conf, binder, events):
+    def __init__(self, conf, binder, events, scrubber=None):
         self._conf = conf
         self.binder = binder
         self.events = events
+        self.scrubber = scrubber
 
     def run_once(self, context):
-        """One pass; returns {'binds': {uuid: outcome}, 'events_sent': n}."""
+        """One pass; returns {'binds': {uuid: outcome}, 'scrubs': {release
+        uuid: outcome}, 'events_sent': n}."""
         now = timeutils.utcnow()
         orphans = arqs.list_binds_needing_recovery(
             context, now, limit=BINDS_PER_PASS,
@@ -62,7 +68,15 @@ class Recovery:
                 LOG.info('Recovery finished %d bind(s): %s', len(finished),
                          ', '.join('%s %s' % item
                                    for item in sorted(finished.items())))
+        scrubs = {}
+        if self.scrubber is not None:
+            scrubs = self.scrubber.recover(context, now)
+            if scrubs:
+                LOG.info('Recovery ran %d scrub(s): %s', len(scrubs),
+                         ', '.join('%s %s' % item
+                                   for item in sorted(scrubs.items(),
+                                                      key=str)))
         sent = self.events.deliver_due(context)
         nova_event_outbox.purge_finished_events(context,
                                                 now - EVENT_RETENTION)
-        return {'binds': outcomes, 'events_sent': sent}
+        return {'binds': outcomes, 'scrubs': scrubs, 'events_sent': sent}

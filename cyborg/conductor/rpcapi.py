@@ -139,7 +139,10 @@ class ConductorAPI:
 
         ``released_handles``: dicts with ``hostname``, ``attach_type``,
         ``attach_info`` (dict) and ``uuid`` of each handle the API freed;
-        the conductor asks agents to remove the mdevs among them.
+        the conductor asks agents to remove the mdevs among them. Those
+        released for scrubbing also carry ``scrub`` (True) and the
+        ``release_uuid`` of the scrub the conductor then runs (a 1.0
+        conductor ignores both keys; recovery runs such scrubs anyway).
         """
         cctxt = self._client.prepare(version='1.0')
         cctxt.cast(context, 'arqs_deleted', released_handles=released_handles)

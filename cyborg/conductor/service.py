@@ -4,7 +4,8 @@
 its configuration and clients, and hands them to whoever needs them: one
 Notifier (a disabled one unless notifications are configured), one
 PlacementSync, one AgentCalls, one EventDelivery, one Programmer, one
-Binder (with its thread pool), the RPC endpoint and the recovery worker.
+Binder (with its thread pool), one Scrubber, the RPC endpoint and the
+recovery worker.
 
 Conductors are active-active: each serves topic ``cyborg-conductor`` under
 server name ``[DEFAULT] host`` and any may take any message. Each also runs
@@ -32,6 +33,7 @@ from cyborg.conductor import manager
 from cyborg.conductor import nova_events
 from cyborg.conductor import placement_sync
 from cyborg.conductor import recovery
+from cyborg.conductor import scrubbing
 from cyborg import context as cyborg_context
 from cyborg.db import device_contexts
 from cyborg import notifications
@@ -64,12 +66,16 @@ class Conductor:
         self.programmer = bitstreams.Programmer(glance_client, self.agent,
                                                 self.placement_sync,
                                                 self.notifier)
+        self.scrubber = scrubbing.Scrubber(conf, self.agent,
+                                           self.placement_sync)
         self.binder = binding.Binder(conf, self.agent, self.programmer,
-                                     self.events, self.notifier)
+                                     self.events, self.notifier,
+                                     scrubber=self.scrubber)
         self.manager = manager.ConductorManager(
             conf, placement_client, self.placement_sync, self.binder,
-            self.notifier)
-        self.recovery = recovery.Recovery(conf, self.binder, self.events)
+            self.notifier, scrubber=self.scrubber)
+        self.recovery = recovery.Recovery(conf, self.binder, self.events,
+                                          scrubber=self.scrubber)
 
     def close(self):
         self.binder.close()

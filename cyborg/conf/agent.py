@@ -65,6 +65,19 @@ opts = [
                      'backstop. Where udev does not run (containers), the '
                      'agent logs it once at start and relies on periodic '
                      'discovery.'),
+    cfg.ListOpt('scrub_on_release',
+                default=['FPGA', 'GPU'],
+                help='Which released attach handles are scrubbed before '
+                     'another tenant gets them: device types (FPGA, GPU, '
+                     'QAT, NIC, AICHIP, SSD, ...) and deployable driver '
+                     'names (fake, intel, XILINX, NVIDIA, ...), '
+                     'case-insensitive. A handle is scrubbed when its '
+                     "device's type or its deployable's driver is listed "
+                     'and that driver can scrub; it is out of service (and '
+                     'reserved in Placement) until the scrub succeeds. Read '
+                     'by cyborg-api and cyborg-conductor, which release '
+                     'handles, so set it alike on every node. Empty: never '
+                     'scrub. The admin guide\'s scrubbing page has more.'),
     cfg.StrOpt('sysfs_root',
                default='/sys',
                help='Root of the sysfs tree drivers read. Only tests and '

@@ -46,6 +46,15 @@ opts = [
                default=120, min=1,
                help='Seconds the conductor waits for an agent to answer a '
                     'call (program a bitstream, create an mdev).'),
+    cfg.IntOpt('scrub_timeout',
+               default=600, min=1,
+               help='Seconds from the release of an attach handle within '
+                    'which its scrub must succeed ([agent] '
+                    'scrub_on_release). A scrub whose agent does not '
+                    'answer is retried by conductor recovery until then; '
+                    'past it the scrub has failed and the handle stays out '
+                    'of service. Bounds how long a handle can be '
+                    'scrubbing, also when its conductor or agent died.'),
 ]
 
 

@@ -220,7 +220,8 @@ def add_imported(session, rows, now):
 # Bind and unbind requests (API)
 
 @engine.writer
-def bind_and_unbind(context, binds, unbinds, describe_arqs=False):
+def bind_and_unbind(context, binds, unbinds, describe_arqs=False,
+                    scrub_policy=None):
     """Apply one PATCH: bind ``binds``, unbind ``unbinds``; all or nothing.
 
     ``binds`` maps ARQ uuid to {hostname, device_rp_uuid, instance_uuid,
@@ -235,6 +236,7 @@ def bind_and_unbind(context, binds, unbinds, describe_arqs=False):
 
     Returns a :class:`Released`: the attach handles the unbinds freed,
     and the ARQs actually unbound (not those that were Unbound already).
+    ``scrub_policy``: see ``attach_handles.release``.
     """
     session = context.session
     if binds:
@@ -259,7 +261,7 @@ def bind_and_unbind(context, binds, unbinds, describe_arqs=False):
              if changing and describe_arqs else [])
     released = []
     for uuid in unbinds:
-        handle = unbind(context, uuid)
+        handle = unbind(context, uuid, scrub_policy=scrub_policy)
         if handle is not None:
             released.append(handle)
     if binds:
@@ -296,8 +298,11 @@ def _bind_contexts(context, binds):
 
 
 def _cleanup_view(handle):
+    # What the conductor's host-side cleanup needs: the mdev to remove,
+    # the scrub to run (scrub, release_uuid).
     return {key: handle[key] for key in ('uuid', 'attach_type',
-                                         'attach_info', 'hostname')}
+                                         'attach_info', 'hostname', 'scrub',
+                                         'release_uuid')}
 
 
 def _start_binds(session, binds):
@@ -359,7 +364,7 @@ def _release_claims(session, instances):
 
 
 @engine.writer
-def unbind(context, arq_uuid):
+def unbind(context, arq_uuid, scrub_policy=None):
     """Unbind an ARQ (joining the caller's transaction, if any).
 
     Returns the released handle as a dict (see
@@ -390,7 +395,8 @@ def unbind(context, arq_uuid):
     released = None
     if row.attach_handle_id is not None:
         [released] = attach_handles.release(context,
-                                            [row.attach_handle_id])
+                                            [row.attach_handle_id],
+                                            scrub_policy=scrub_policy)
     session.execute(sa.update(_ARQ).where(_ARQ.c.id == row.id).values(
         hostname=None, device_rp_uuid=None, instance_uuid=None,
         attach_handle_id=None, deployable_id=None))
@@ -402,7 +408,7 @@ def unbind(context, arq_uuid):
 
 @engine.writer
 def delete(context, uuids=None, instance_uuid=None, unbound_only=False,
-           lifetimes=None, describe_arqs=False):
+           lifetimes=None, describe_arqs=False, scrub_policy=None):
     """Delete ARQs by uuids or by instance; release their attach handles.
 
     By uuids: ARQNotFound naming every missing one, checked before
@@ -411,6 +417,7 @@ def delete(context, uuids=None, instance_uuid=None, unbound_only=False,
     those). By instance: deleting nothing is fine. A device context left
     without ARQs starts its expiry clock (``device_contexts.release``,
     with ``lifetimes``, a ``device_contexts.Lifetimes``).
+    ``scrub_policy``: see ``attach_handles.release``.
 
     Returns a :class:`Released`: the handles freed and the ARQs deleted.
     """
@@ -441,21 +448,22 @@ def delete(context, uuids=None, instance_uuid=None, unbound_only=False,
             raise exception.ARQBoundToInstance(uuid=', '.join(bound))
     if not rows:
         return Released()
-    released = _delete_rows(context, rows, describe_arqs)
+    released = _delete_rows(context, rows, describe_arqs, scrub_policy)
     device_contexts.release(
         context, {row.device_context_id for row in rows
                   if row.device_context_id is not None}, lifetimes)
     return released
 
 
-def _delete_rows(context, rows, describe_arqs):
+def _delete_rows(context, rows, describe_arqs, scrub_policy=None):
     """Delete locked ARQ rows, free their handles and instance claims."""
     session = context.session
     views = (_views_before(session, _ARQ.c.id.in_([row.id for row in rows]))
              if describe_arqs else [])
     released = attach_handles.release(
         context, [row.attach_handle_id for row in rows
-                  if row.attach_handle_id is not None])
+                  if row.attach_handle_id is not None],
+        scrub_policy=scrub_policy)
     session.execute(sa.delete(_ARQ).where(
         _ARQ.c.id.in_([row.id for row in rows])))
     _release_claims(session, [row.instance_uuid for row in rows])
@@ -577,7 +585,7 @@ def unlink_handle(context, arq_id):
 
 @engine.writer
 def finish_bind(context, arq, outcome, lease_owner=None, error=None,
-                now=None, link=None):
+                now=None, link=None, scrub_policy=None):
     """End a bind as Bound or BindFailed; the ARQ after, or None.
 
     ``arq`` is the ARQ dict the bind started from (its uuid and bind_seq
@@ -585,8 +593,8 @@ def finish_bind(context, arq, outcome, lease_owner=None, error=None,
     lease was taken over, it was unbound or deleted): then nothing was
     written. ``link`` (handle id, deployable id) records the handle the
     bind claimed in the same UPDATE. BindFailed also frees the handle the
-    bind claimed; the result then has the released handle under
-    ``released``.
+    bind claimed (``scrub_policy``: see ``attach_handles.release``); the
+    result then has the released handle under ``released``.
     """
     if outcome not in (BOUND, BIND_FAILED):
         raise ValueError('a bind ends Bound or BindFailed, not %s' % outcome)
@@ -608,7 +616,8 @@ def finish_bind(context, arq, outcome, lease_owner=None, error=None,
     row = _row(session, arq['uuid'])
     released = None
     if row.attach_handle_id is not None:
-        [released] = attach_handles.release(context, [row.attach_handle_id])
+        [released] = attach_handles.release(context, [row.attach_handle_id],
+                                            scrub_policy=scrub_policy)
         session.execute(sa.update(_ARQ).where(_ARQ.c.id == row.id).values(
             attach_handle_id=None, deployable_id=None))
         row = _row(session, arq['uuid'])

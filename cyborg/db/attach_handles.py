@@ -5,7 +5,9 @@ mdev slot). Its rows are made and retired by agents' reports
 (:func:`add`, :func:`update`, :func:`delete_free`, called by
 ``host_reports``), taken by binds (:func:`claim_attach_handle`,
 :func:`take_free`) and given back by unbinds, failed binds and deletes
-(:func:`release`, called by ``arq_states``).
+(:func:`release`, called by ``arq_states``). A release the scrub policy
+applies to leaves the handle out of service (``scrub_state``) until the
+conductor's scrubber ends its scrub (:func:`end_scrub`).
 
 Claims run on several conductors at once, so taking a handle is a
 compare-and-swap (``UPDATE ... WHERE in_use = false``) on a row picked
@@ -25,6 +27,7 @@ import sqlalchemy as sa
 from cyborg.db import arq_states
 from cyborg.db import bulk
 from cyborg.db import engine
+from cyborg.db import handle_releases
 from cyborg.db import models
 from cyborg import exception
 
@@ -32,6 +35,10 @@ _AH = models.AttachHandle.__table__
 _ARQ = models.ExtendedAcceleratorRequest.__table__
 _DEPLOYABLE = models.Deployable.__table__
 _DEVICE = models.Device.__table__
+
+# Out of service after a release, until the scrub ends (NULL: in service).
+SCRUBBING = 'scrubbing'
+SCRUB_FAILED = 'scrub_failed'
 
 # Rounds of "pick a free handle and take it" before giving up. A round only
 # fails when every free handle it saw was taken by a concurrent claim.
@@ -168,9 +175,11 @@ def take_free(context, deployable_id, now=None, none_free_raises=False,
     # SKIP LOCKED: concurrent claims each lock a different free row instead
     # of all waiting for the first one (SQLite renders no FOR UPDATE; it
     # serialises writers anyway). A handle gone from its host's report
-    # (missing_since) is kept only for the ARQ that held it.
+    # (missing_since) is kept only for the ARQ that held it; one being
+    # scrubbed (or that failed its scrub) still holds the last tenant's
+    # state and is skipped, exactly like a handle in use.
     free = [_AH.c.deployable_id == deployable_id, _AH.c.in_use == sa.false(),
-            _AH.c.missing_since.is_(None)]
+            _AH.c.missing_since.is_(None), _AH.c.scrub_state.is_(None)]
     candidate = session.execute(
         sa.select(_AH).where(*free).order_by(_AH.c.id).limit(1)
         .with_for_update(skip_locked=True)).first()
@@ -193,17 +202,79 @@ def take_free(context, deployable_id, now=None, none_free_raises=False,
 
 
 @engine.writer
-def release(context, handle_ids):
-    """Mark the handles free; their dicts (with their device's hostname).
+def release(context, handle_ids, scrub_policy=None):
+    """Let the handles go; their dicts (with their device's hostname).
 
-    The caller unlinks them from their ARQs in the same transaction.
+    Each release gets its audit row (``handle_releases.record``), naming
+    the project and instance of the ARQ that held the handle, so the
+    caller unlinks them from their ARQs after this call, in the same
+    transaction. A handle ``scrub_policy`` (a
+    ``scrub_policy.ScrubPolicy``) applies to goes out of service
+    (``scrubbing``) instead of back to the free pool: its dict then has
+    ``scrub`` True and the ``release_uuid`` of the scrub to run. Without
+    a policy every handle is freed at once.
     """
     if not handle_ids:
         return []
     session = context.session
-    rows = session.execute(sa.select(_AH).where(
-        _AH.c.id.in_(list(handle_ids))).order_by(_AH.c.id)).all()
+    now = _now()
+    rows = session.execute(
+        sa.select(_AH, _DEPLOYABLE.c.uuid.label('deployable_uuid'),
+                  _DEPLOYABLE.c.driver_name, _DEVICE.c.type.label(
+                      'device_type'),
+                  _DEVICE.c.id.label('device_id'), _DEVICE.c.hostname,
+                  _ARQ.c.project_id, _ARQ.c.instance_uuid)
+        .select_from(_AH.join(_DEPLOYABLE,
+                              _DEPLOYABLE.c.id == _AH.c.deployable_id)
+                     .join(_DEVICE, _DEVICE.c.id == _DEPLOYABLE.c.device_id)
+                     .outerjoin(_ARQ, _ARQ.c.attach_handle_id == _AH.c.id))
+        .where(_AH.c.id.in_(list(handle_ids))).order_by(_AH.c.id)).all()
+    scrubbed = [row.id for row in rows
+                if scrub_policy is not None
+                and scrub_policy.applies(row.driver_name, row.device_type)]
     session.execute(sa.update(_AH).where(_AH.c.id.in_(list(handle_ids)))
-                    .values(in_use=False, updated_at=_now()))
-    hosts = _hostnames(session, handle_ids)
-    return [handle_dict(row, hosts[row.id]) for row in rows]
+                    .values(in_use=False, updated_at=now))
+    if scrubbed:
+        session.execute(sa.update(_AH).where(_AH.c.id.in_(scrubbed))
+                        .values(scrub_state=SCRUBBING))
+    release_uuids = handle_releases.record(session, [
+        {'attach_handle_id': row.id, 'attach_handle_uuid': row.uuid,
+         'deployable_uuid': row.deployable_uuid, 'device_id': row.device_id,
+         'project_id': row.project_id, 'instance_uuid': row.instance_uuid,
+         'scrub_driver': row.driver_name if row.id in scrubbed else None}
+        for row in rows], now)
+    return [dict(handle_dict(row, row.hostname), scrub=row.id in scrubbed,
+                 release_uuid=release_uuid)
+            for row, release_uuid in zip(rows, release_uuids, strict=True)]
+
+
+@engine.writer
+def end_scrub(context, handle_id, failed=False):
+    """``scrubbing`` -> in service, or -> ``scrub_failed`` when ``failed``.
+
+    Joined to ``handle_releases.finish`` by the scrubber, which calls this
+    only once it has ended the scrub it leased.
+    """
+    context.session.execute(
+        sa.update(_AH).where(_AH.c.id == handle_id,
+                             _AH.c.scrub_state == SCRUBBING)
+        .values(scrub_state=SCRUB_FAILED if failed else None,
+                updated_at=_now()))
+
+
+@engine.reader
+def get_scrub_target(context, handle_id):
+    """What a scrub of the handle needs: the handle's dict plus
+    ``scrub_state``, ``device_id``, ``driver_name`` and ``hostname``, or
+    None when a report removed the handle meanwhile."""
+    row = context.session.execute(
+        sa.select(_AH, _DEPLOYABLE.c.driver_name,
+                  _DEVICE.c.id.label('device_id'), _DEVICE.c.hostname)
+        .select_from(_AH.join(_DEPLOYABLE,
+                              _DEPLOYABLE.c.id == _AH.c.deployable_id)
+                     .join(_DEVICE, _DEVICE.c.id == _DEPLOYABLE.c.device_id))
+        .where(_AH.c.id == handle_id)).first()
+    if row is None:
+        return None
+    return dict(handle_dict(row, row.hostname), scrub_state=row.scrub_state,
+                device_id=row.device_id, driver_name=row.driver_name)

@@ -39,6 +39,7 @@ _DEV = models.Device.__table__
 _TRAIT = models.DeployableTrait.__table__
 _ARQ = models.ExtendedAcceleratorRequest.__table__
 _AGENT_HOST = models.AgentHost.__table__
+_AH = models.AttachHandle.__table__
 
 # Bound parameters per IN (...) list, well under every backend's limit.
 _CHUNK = 500
@@ -189,6 +190,9 @@ class ProviderState:
     # What cyborg last programmed into it (see record_bitstream).
     driver_name: str = None
     function_id: str = None
+    # Attach handles released but not yet back in service (scrubbing or
+    # scrub_failed): Placement reserves them.
+    handles_out_of_service: int = 0
 
 @engine.reader
 def list_provider_states(context, hostname, device_id=None,
@@ -212,13 +216,19 @@ def list_provider_states(context, hostname, device_id=None,
             .select_from(trait.join(joined, trait.c.deployable_id == dep.c.id))
             .where(*conditions)):
         traits.setdefault(row.deployable_id, []).append(row.trait)
+    out_of_service = (
+        sa.select(sa.func.count(_AH.c.id))
+        .where(_AH.c.deployable_id == dep.c.id,
+               _AH.c.scrub_state.isnot(None))
+        .correlate(dep).scalar_subquery())
     states = []
     for row in session.execute(
             sa.select(dep.c.id, dep.c.name, dep.c.resource_class,
                       dep.c.num_accelerators, dep.c.placement_digest,
                       dep.c.missing_since, dep.c.driver_name,
                       dep.c.function_id, dev.c.id.label('device_id'),
-                      dev.c.status, dev.c.health)
+                      dev.c.status, dev.c.health,
+                      out_of_service.label('handles_out_of_service'))
             .select_from(joined).where(*conditions).order_by(dep.c.name)):
         states.append(ProviderState(
             deployable_id=row.id, name=row.name,
@@ -229,7 +239,8 @@ def list_provider_states(context, hostname, device_id=None,
             device_health=row.health,
             missing=row.missing_since is not None,
             placement_digest=row.placement_digest,
-            driver_name=row.driver_name, function_id=row.function_id))
+            driver_name=row.driver_name, function_id=row.function_id,
+            handles_out_of_service=row.handles_out_of_service))
     return states
 
 

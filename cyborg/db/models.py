@@ -28,6 +28,13 @@ ARQ_STATES = ('Initial', 'BindStarted', 'Bound', 'Unbound', 'BindFailed',
               'UnbindFailed', 'Deleting')
 ARQ_SUBSTATES = ('Initial',)
 DEVICE_CONTEXT_STATES = ('Unbound', 'Bound', 'Released')
+# An attach handle out of service after a release (NULL: in service).
+SCRUB_STATES = ('scrubbing', 'scrub_failed')
+# What became of a release's scrub: pending (running or to be run),
+# scrubbed, failed, skipped (applied but not run: an agent too old for
+# it), not_required (no scrub applies to the handle's device).
+SCRUB_OUTCOMES = ('pending', 'scrubbed', 'failed', 'skipped',
+                  'not_required')
 NOVA_EVENT_STATUSES = ('completed', 'failed')
 
 
@@ -227,6 +234,50 @@ class AttachHandle(BASE):
     # while an ARQ held it: kept for that ARQ, never claimed again, deleted
     # by the first report after it is released; cleared if it comes back.
     missing_since = sa.Column(sa.DateTime, nullable=True)
+    # Out of service after a release until its scrub ends: 'scrubbing'
+    # while the driver cleans it, 'scrub_failed' when it could not (kept
+    # until an operator clears the device). NULL: in service. A claim
+    # never takes a handle with a scrub_state.
+    scrub_state = sa.Column(_enum(SCRUB_STATES, 'attach_handle_scrub_state'),
+                            nullable=True)
+
+
+class AttachHandleRelease(BASE):
+    """The audit row of one release of an attach handle, and its scrub.
+
+    Written in the transaction that frees the handle; a row whose
+    ``scrub_outcome`` is 'pending' is also the conductors' work item (its
+    lease says who runs the scrub now). No foreign keys: the record
+    outlives the handle, its deployable and the ARQ that held it.
+    """
+
+    __tablename__ = 'attach_handle_releases'
+    __table_args__ = (
+        sa.UniqueConstraint('uuid', name='uniq_attach_handle_releases0uuid'),
+        sa.Index('attach_handle_releases_handle_uuid_idx',
+                 'attach_handle_uuid'),
+        sa.Index('attach_handle_releases_outcome_idx', 'scrub_outcome'),
+        _MYSQL_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    uuid = sa.Column(sa.String(36), nullable=False)
+    attach_handle_id = sa.Column(sa.Integer, nullable=False)
+    attach_handle_uuid = sa.Column(sa.String(36), nullable=False)
+    deployable_uuid = sa.Column(sa.String(36), nullable=False)
+    device_id = sa.Column(sa.Integer, nullable=False)
+    project_id = sa.Column(sa.String(255), nullable=True)
+    instance_uuid = sa.Column(sa.String(36), nullable=True)
+    released_at = sa.Column(sa.DateTime, nullable=False)
+    # The driver asked to scrub (the deployable's driver_name); NULL when
+    # no scrub applied to it.
+    scrub_driver = sa.Column(sa.String(255), nullable=True)
+    scrub_outcome = sa.Column(_enum(SCRUB_OUTCOMES, 'scrub_outcome'),
+                              nullable=False)
+    scrub_reason = sa.Column(sa.Text, nullable=True)
+    finished_at = sa.Column(sa.DateTime, nullable=True)
+    lease_owner = sa.Column(sa.String(255), nullable=True)
+    lease_expires_at = sa.Column(sa.DateTime, nullable=True)
 
 
 class DeviceProfile(BASE):

@@ -30,6 +30,14 @@ all-in-one can inject faults: ``<state_path>/fake_driver_health/<PCI
 address>`` (see :func:`health_path`, :func:`write_health`) holding
 ``healthy``, ``degraded <reason>`` or ``failed <reason>``. No file, or an
 empty one, is healthy; anything else is failed, saying what the file held.
+
+Scrubbing between tenants is simulated too: each scrub of an attach
+handle is appended to ``fake_driver_scrubs.json`` (see
+:func:`read_scrubs`). While a file ``fake_driver_scrub_fail`` exists in
+the state directory every scrub fails, with the file's text as the reason
+(see :func:`fail_scrubs`); while ``fake_driver_scrub_delay`` holds a
+number, every scrub takes that many seconds first, so tests can catch a
+scrub in flight.
 """
 
 import hashlib
@@ -38,6 +46,9 @@ import os
 import re
 import tempfile
 import threading
+import time
+
+from oslo_utils import timeutils
 
 from cyborg.accelerator.drivers import base
 from cyborg.accelerator import discovery
@@ -54,6 +65,44 @@ HEALTH_DIR = 'fake_driver_health'
 DEVICES_FILE = 'fake_driver_devices.json'
 FAIL_MARKER = b'FAKE-PROGRAM-FAIL'
 REFUSE_KEY = 'fake.refuse'
+SCRUBS_FILE = 'fake_driver_scrubs.json'
+SCRUB_FAIL_FILE = 'fake_driver_scrub_fail'
+SCRUB_DELAY_FILE = 'fake_driver_scrub_delay'
+
+
+def read_scrubs(state_path):
+    """Every scrub the fake driver ran, oldest first: a list of dicts of
+    ``attach_handle_uuid``, ``attach_info``, ``controlpath`` (the
+    device's PCI address) and ``scrubbed_at`` (ISO 8601, UTC)."""
+    try:
+        with open(os.path.join(state_path, SCRUBS_FILE)) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return []
+
+
+def fail_scrubs(state_path, reason='the test asked the fake driver to fail'):
+    """Make every scrub fail with ``reason`` (None: succeed again)."""
+    path = os.path.join(state_path, SCRUB_FAIL_FILE)
+    if reason is None:
+        if os.path.exists(path):
+            os.unlink(path)
+        return
+    os.makedirs(state_path, exist_ok=True)
+    with open(path, 'w') as handle:
+        handle.write(reason)
+
+
+def slow_scrubs(state_path, seconds):
+    """Make every scrub take ``seconds`` first (None: no delay)."""
+    path = os.path.join(state_path, SCRUB_DELAY_FILE)
+    if seconds is None:
+        if os.path.exists(path):
+            os.unlink(path)
+        return
+    os.makedirs(state_path, exist_ok=True)
+    with open(path, 'w') as handle:
+        handle.write(str(seconds))
 
 
 def regions_path(state_path):
@@ -164,9 +213,9 @@ def read_regions(state_path):
 
 
 class FakeDriver(base.Driver, base.Programmable, base.Preparable,
-                 base.HealthReporting):
-    """Fake FPGAs; programming and config data are recorded in JSON,
-    health read from a file per card."""
+                 base.HealthReporting, base.Scrubbable):
+    """Fake FPGAs; programming, config data and scrubs are recorded in
+    JSON, health read from a file per card."""
 
     driver_name = DRIVER_NAME
 
@@ -248,6 +297,26 @@ class FakeDriver(base.Driver, base.Programmable, base.Preparable,
         return read_health(self.conf.state_path, discovery.pci_address_str(
             device.controlpath.info))
 
+    def scrub(self, controlpath, attach_handle):
+        state_path = self.conf.state_path
+        delay = _read_text(os.path.join(state_path, SCRUB_DELAY_FILE))
+        if delay:
+            time.sleep(float(delay))
+        reason = _read_text(os.path.join(state_path, SCRUB_FAIL_FILE))
+        if reason is not None:
+            raise exception.ScrubFailed(
+                target=attach_handle['uuid'],
+                reason=reason.strip() or 'the fake driver was asked to fail')
+        with self._regions_lock:
+            scrubs = read_scrubs(state_path)
+            scrubs.append({
+                'attach_handle_uuid': attach_handle['uuid'],
+                'attach_info': attach_handle['attach_info'],
+                'controlpath': discovery.pci_address_str(controlpath.info),
+                'scrubbed_at': timeutils.utcnow().isoformat(),
+            })
+            self._write_json(SCRUBS_FILE, scrubs)
+
     def loaded_bitstream(self, controlpath):
         address = discovery.pci_address_str(controlpath.info)
         record = read_regions(self.conf.state_path).get(address)
@@ -268,3 +337,11 @@ def _write_json_file(state_path, name, records):
     with os.fdopen(fd, 'w') as handle:
         json.dump(records, handle, sort_keys=True, indent=1)
     os.replace(tmp, os.path.join(state_path, name))
+
+
+def _read_text(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None

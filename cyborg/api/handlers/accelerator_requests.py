@@ -265,7 +265,8 @@ def _apply_patch(req, ctx, patch):
         check_bind_targets(ctx, binds)
         released = arq_states.bind_and_unbind(
             ctx, binds, unbinds,
-            describe_arqs=req.services.notifier.enabled)
+            describe_arqs=req.services.notifier.enabled,
+            scrub_policy=req.services.scrub_policy)
     if binds:
         _cast_binds(req, ctx, list(binds))
     after_release(req, ctx, released, notifications.ARQ_UNBIND_END)
@@ -337,12 +338,14 @@ def arq_notification(arq, event_type):
 
 
 def cast_cleanup(req, ctx, released):
-    """Have a conductor remove the mdevs among freed handles (a cast)."""
+    """Have a conductor remove the mdevs among freed handles and scrub
+    those released for scrubbing (a cast)."""
     try:
         req.services.conductor.arqs_deleted(ctx, released)
     except Exception:
-        # The handles are free in the DB already; what is lost is the
-        # removal of their mdevs on the host, which this log names.
+        # The handles are released in the DB already; what is lost is the
+        # removal of their mdevs on the host, which this log names (their
+        # scrubs are durable: conductor recovery runs them).
         LOG.exception('Could not cast the host cleanup of %s', released)
 
 
@@ -359,7 +362,8 @@ def delete_arqs(req):
         released = arq_states.delete(
             ctx, instance_uuid=validation.canonical_uuid(params['instance']),
             lifetimes=req.services.device_context_lifetimes,
-            describe_arqs=req.services.notifier.enabled)
+            describe_arqs=req.services.notifier.enabled,
+            scrub_policy=req.services.scrub_policy)
     else:
         uuids = []
         for uuid in validation.comma_list(params['arqs'], 'arqs'):
@@ -383,7 +387,8 @@ def _delete_by_uuids(req, ctx, uuids):
         return arq_states.delete(
             ctx, uuids=uuids, unbound_only=not req.service_authorized(),
             lifetimes=req.services.device_context_lifetimes,
-            describe_arqs=req.services.notifier.enabled)
+            describe_arqs=req.services.notifier.enabled,
+            scrub_policy=req.services.scrub_policy)
     except exception.ARQBoundToInstance:
         raise errors.Forbidden(
             'Deleting an accelerator request bound to an instance needs a '

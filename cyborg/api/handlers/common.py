@@ -17,6 +17,7 @@ import webob
 from cyborg.api import errors
 from cyborg.api import links
 from cyborg.api import microversion
+from cyborg.accelerator import scrub_policy
 from cyborg.api import policy
 from cyborg.db import device_contexts
 from cyborg import notifications
@@ -41,6 +42,8 @@ class APIServices:
             conf)
         # Disabled (sends nothing) unless notifications are configured.
         self.notifier = notifications.Notifier.from_conf(conf)
+        # Which handles unbinds and deletes send to be scrubbed.
+        self.scrub_policy = scrub_policy.ScrubPolicy.from_conf(conf)
 
 
 class APIRequest(webob.Request):

@@ -10,7 +10,7 @@ from cyborg.db import devices as device_db
 RESOURCE = 'devices'
 # The microversion from which devices show their health (and the list
 # filters by it); the one place that names it.
-HEALTH_VERSION = (2, 5)
+HEALTH_VERSION = (2, 6)
 
 
 def _view(device, base_url, version):

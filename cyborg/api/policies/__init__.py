@@ -7,6 +7,7 @@ oslopolicy-sample-generator and by the enforcer itself.
 import itertools
 
 from cyborg.api.policies import accelerator_requests
+from cyborg.api.policies import attach_handles
 from cyborg.api.policies import attributes
 from cyborg.api.policies import base
 from cyborg.api.policies import deployables
@@ -24,4 +25,5 @@ def list_policies():
         devices.list_rules(),
         deployables.list_rules(),
         attributes.list_rules(),
+        attach_handles.list_rules(),
     ))

@@ -24,6 +24,7 @@ OWNERS = {
     'extended_accelerator_requests': 'cyborg/db/arq_states.py',
     'instance_claims': 'cyborg/db/arq_states.py',
     'attach_handles': 'cyborg/db/attach_handles.py',
+    'attach_handle_releases': 'cyborg/db/handle_releases.py',
     'deployables': 'cyborg/db/deployables.py',
     'deployable_traits': 'cyborg/db/deployables.py',
     'devices': 'cyborg/db/devices.py',

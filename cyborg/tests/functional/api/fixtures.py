@@ -129,8 +129,10 @@ class InventoryFixture(APIFixture):
     Exported: HOSTNAME, FPGA_DEVICE_UUID, GPU_DEVICE_UUID,
     FPGA_DEPLOYABLE_UUID/_ID/_RP, GPU_DEPLOYABLE_UUID/_ID/_RP,
     FPGA_ATTRIBUTE_UUID, and BOUND_ARQ_UUID (an ARQ of PROJECT_ID bound to
-    the first FPGA handle for INSTANCE_UUID_ALT, through the profile named
-    "seeded-fpga"). The GPU's agent reported it degraded (GPU_HEALTH_REASON).
+    the first FPGA handle, BOUND_HANDLE_UUID, for INSTANCE_UUID_ALT,
+    through the profile named "seeded-fpga"; the other is
+    FREE_HANDLE_UUID). The GPU's agent reported it degraded
+    (GPU_HEALTH_REASON).
     """
 
     def seed(self, engine):
@@ -191,6 +193,12 @@ class InventoryFixture(APIFixture):
             env['%s_DEPLOYABLE_ID' % kind] = str(seeded['deployable_id'])
             env['%s_DEPLOYABLE_RP' % kind] = seeded['rp_uuid']
         env['GPU_DEVICE_UUID_UPPER'] = gpu['device_uuid'].upper()
+        handles = models.AttachHandle.__table__
+        with engine.begin() as conn:
+            env['BOUND_HANDLE_UUID'], env['FREE_HANDLE_UUID'] = conn.execute(
+                sa.select(handles.c.uuid).where(
+                    handles.c.deployable_id == fpga['deployable_id'])
+                .order_by(handles.c.id)).scalars()
 
     @staticmethod
     def _device(conn, device_type, vendor, model, resource_class):
@@ -233,3 +241,4 @@ class AdminBindFixture(InventoryFixture):
     token."""
 
     conf_overrides = {'api.require_service_token_for_bind': False}
+

@@ -36,7 +36,8 @@ def test_expired_lease_is_finished(db, worker, context, stub_nova):
 
     result = worker.run_once(context)
 
-    assert result == {'binds': {arq_uuid: 'Bound'}, 'events_sent': 1}
+    assert result == {'binds': {arq_uuid: 'Bound'}, 'scrubs': {},
+                      'events_sent': 1}
     row = seed.arq(db, arq_uuid)
     assert row['state'] == 'Bound'
     # The handle the dead conductor claimed is reused, not a second one.
@@ -72,7 +73,8 @@ def test_live_lease_is_left_alone(db, worker, context, stub_nova):
     deployable = seed.create_deployable(db)
     [arq_uuid] = seed.seed_binds(db, deployable, 1)
     arq_states.acquire_bind_lease(context, arq_uuid, 'alive', 30)
-    assert worker.run_once(context) == {'binds': {}, 'events_sent': 0}
+    assert worker.run_once(context) == {'binds': {}, 'scrubs': {},
+                                        'events_sent': 0}
     assert seed.arq(db, arq_uuid)['state'] == 'BindStarted'
 
 
@@ -85,7 +87,7 @@ def test_lost_cast_is_picked_up_after_a_lease_period(db, bind_conf, worker,
         db, deployable, 1,
         started_at=seed.past(bind_conf.bind_lease_seconds + 1))
     assert worker.run_once(context) == {'binds': {lost: 'Bound'},
-                                        'events_sent': 1}
+                                        'scrubs': {}, 'events_sent': 1}
     assert seed.arq(db, fresh)['state'] == 'BindStarted'
 
 

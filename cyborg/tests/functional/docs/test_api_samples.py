@@ -56,7 +56,8 @@ SAMPLE_INT_IDS = {('attributes/create-request.json', 'deployable_id'):
 
 # Keys whose values are identifiers or times: compared by type only.
 VOLATILE = {'uuid', 'created_at', 'updated_at', 'href', 'project_id',
-            'device_id', 'deployable_id', 'rp_uuid', 'next', 'expires_at'}
+            'device_id', 'deployable_id', 'rp_uuid', 'next', 'expires_at',
+            'released_at', 'finished_at'}
 
 
 class Step:
@@ -144,6 +145,10 @@ STEPS = [
          '/v2/accelerator_requests/{uuid}'),
     Step('DELETE', '/v2/accelerator_requests?instance={INSTANCE_UUID_ALT}',
          204, '/v2/accelerator_requests'),
+    # That delete released the handle the seeded bound ARQ held.
+    Step('GET', '/v2/attach_handles/{BOUND_HANDLE_UUID}/releases', 200,
+         '/v2/attach_handles/{uuid}/releases', version='accelerator 2.5',
+         response='attach_handles/releases-response.json'),
 
     Step('DELETE', '/v2/device_profiles/{dp_uuid}', 204,
          '/v2/device_profiles/{ident}'),
@@ -152,10 +157,10 @@ STEPS = [
     Step('DELETE', '/v2/device_profiles?value=old-profile', 204,
          '/v2/device_profiles'),
 
-    Step('GET', '/v2/devices', 200, '/v2/devices', version='accelerator 2.5',
+    Step('GET', '/v2/devices', 200, '/v2/devices', version='accelerator 2.6',
          response='devices/list-response.json'),
     Step('GET', '/v2/devices/{FPGA_DEVICE_UUID}', 200, '/v2/devices/{uuid}',
-         version='accelerator 2.5', response='devices/show-response.json'),
+         version='accelerator 2.6', response='devices/show-response.json'),
     Step('POST', '/v2/devices/{FPGA_DEVICE_UUID}/disable', 200,
          '/v2/devices/{uuid}/disable'),
     Step('POST', '/v2/devices/{FPGA_DEVICE_UUID}/enable', 200,

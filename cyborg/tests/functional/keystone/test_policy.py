@@ -71,6 +71,7 @@ RULES = {
     'cyborg:attribute:get_one': MANAGER_OR_ADMIN,
     'cyborg:attribute:create': ADMIN,
     'cyborg:attribute:delete': ADMIN,
+    'cyborg:attach_handle:list_releases': ADMIN,
 }
 
 # One request on one route: ``send(cloud, persona, things)`` makes what
@@ -105,6 +106,22 @@ class Things:
         self.image_uuid = cloud.glance.add_image(b'policy-bitstream')['id']
         self.arqs = {}
         self.contexts = {}
+        self._released_handle = None
+
+    def released_handle(self):
+        """The uuid of an attach handle that was bound, then released."""
+        if self._released_handle is None:
+            arq_uuid = self.cloud.create_arq('alpha-admin')
+            instance = str(uuid.uuid4())
+            resp = self.cloud.call(NOVA, 'PATCH', '/v2/accelerator_requests',
+                                   service=NOVA, body={
+                                       arq_uuid: self.cloud.bind_ops(
+                                           instance)})
+            assert resp.status_code == 202, resp.text
+            bound = self.cloud.wait_for_state(arq_uuid, {'Bound'})
+            self.cloud.release_instance(instance)
+            self._released_handle = bound['attach_handle_uuid']
+        return self._released_handle
 
     def create_attribute(self):
         resp = self.cloud.call(NOVA, 'POST', '/v2/attributes', body={
@@ -341,6 +358,17 @@ def _program_as_openstacksdk(cloud, persona, things):
     return cloud.call(persona, 'PATCH', '/v2/deployables/%s/program/%s' % (
         things.deployable_uuid, things.deployable_uuid),
         body=_program_body(things))
+
+
+# /v2/attach_handles (microversion 2.5)
+
+@case('list the releases of an attach handle', 'GET',
+      '/v2/attach_handles/{uuid}/releases',
+      'cyborg:attach_handle:list_releases', 200)
+def _list_releases(cloud, persona, things):
+    return cloud.call(persona, 'GET', '/v2/attach_handles/%s/releases'
+                      % things.released_handle(),
+                      headers={'OpenStack-API-Version': 'accelerator 2.5'})
 
 
 # /v2/attributes

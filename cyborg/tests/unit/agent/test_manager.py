@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from cyborg.accelerator.drivers import base
 from cyborg.accelerator.drivers import fake
 from cyborg.accelerator.drivers import nvidia_gpu
 from cyborg.agent import manager as agent_manager
@@ -146,3 +147,46 @@ def test_config_data_the_fake_driver_refuses(conf, serve_agent, context):
         agent.prepare(context, 'test-host', controlpath, _handle(driver),
                       'fake', {fake.REFUSE_KEY: 'yes'})
     assert fake.read_prepared(conf.state_path) == {}
+
+
+class _DriverThatCannotScrub(base.Driver):
+    """A driver without the Scrubbable capability."""
+
+    driver_name = 'plain'
+
+    def discover(self):
+        return []
+
+
+def test_scrub_runs_the_drivers_scrub(conf, serve_agent, context):
+    # RPC 1.2: a released handle is cleaned by its driver.
+    driver = fake.FakeDriver(conf)
+    agent = serve_agent([driver])
+    controlpath = driver.discover()[0].controlpath.to_dict()
+    handle = _handle(driver)
+
+    assert agent.scrub(context, 'test-host', controlpath, handle,
+                       'FAKE') == {'scrubbed': True, 'reason': None}
+
+    [record] = fake.read_scrubs(conf.state_path)
+    assert (record['attach_handle_uuid'], record['attach_info'],
+            record['controlpath']) == (handle['uuid'], handle['attach_info'],
+                                       '0000:0c:00.0')
+
+
+def test_scrub_failures_and_drivers_that_cannot_scrub(conf, serve_agent,
+                                                      context):
+    driver = fake.FakeDriver(conf)
+    agent = serve_agent([driver, _DriverThatCannotScrub(conf)])
+    controlpath = driver.discover()[0].controlpath.to_dict()
+    handle = _handle(driver)
+
+    assert agent.scrub(context, 'test-host', controlpath, handle,
+                       'plain') == {
+        'scrubbed': False, 'reason': 'no enabled plain driver can scrub'}
+    fake.fail_scrubs(conf.state_path, 'region stuck')
+    with pytest.raises(exception.ScrubFailed, match='region stuck'):
+        agent.scrub(context, 'test-host', controlpath, handle, 'fake')
+    with pytest.raises(exception.InvalidDriver, match='no enabled driver'):
+        agent.scrub(context, 'test-host', controlpath, handle, 'xilinx')
+    assert fake.read_scrubs(conf.state_path) == []

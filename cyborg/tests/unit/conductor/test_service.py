@@ -104,6 +104,6 @@ def test_an_unknown_agent_cap_stops_the_start_in_one_line(tmp_path):
     assert result.stderr.strip().splitlines()[-1] == (
         "conductor.py: error: Invalid configuration of [upgrade_levels] "
         "agent: '1.O' is not a version of the agent RPC API; this release "
-        "knows 1.0, 1.1. Set the version the oldest agent still running "
+        "knows 1.0, 1.1, 1.2. Set the version the oldest agent still running "
         "serves, or leave the option unset.")
     assert 'Traceback' not in result.stderr

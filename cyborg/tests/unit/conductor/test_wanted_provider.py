@@ -100,3 +100,19 @@ def test_children_come_before_parents():
     assert placement_sync._children_first(['a', 'root', 'b'], tree) == [
         'b', 'a', 'root']
     assert placement_sync._descendants('root', tree) == ['b', 'a']
+
+
+@pytest.mark.parametrize('out_of_service, reserved', [(1, 1), (3, 3),
+                                                      (9, 4)])
+def test_handles_out_of_service_are_reserved(out_of_service, reserved):
+    # Released handles being scrubbed (or that failed it) hold no
+    # allocation, yet must not be scheduled onto.
+    wanted = placement_sync.wanted_provider(
+        state(handles_out_of_service=out_of_service), CN)
+    assert wanted.inventories['FPGA']['reserved'] == reserved
+
+
+def test_an_unusable_deployable_stays_fully_reserved_while_scrubbing():
+    wanted = placement_sync.wanted_provider(
+        state(device_status='maintaining', handles_out_of_service=1), CN)
+    assert wanted.inventories['FPGA']['reserved'] == 4

@@ -137,3 +137,39 @@ def test_write_health_writes_what_the_driver_reads(conf):
     assert _health(conf) == discovery.Health('degraded', 'slow')
     assert fake.health_path(conf.state_path).endswith(
         'fake_driver_health/0000:0c:00.0')
+
+
+def _handle(driver):
+    [device] = driver.discover()
+    handle = device.deployables[0].attach_handles[2]
+    return device.controlpath, {'uuid': 'h-3', 'attach_type': 'TEST_PCI',
+                                'attach_info': handle.info}
+
+
+def test_scrubs_are_recorded_in_order(conf):
+    driver = fake.FakeDriver(conf)
+    controlpath, handle = _handle(driver)
+
+    driver.scrub(controlpath, handle)
+    driver.scrub(controlpath, dict(handle, uuid='h-4'))
+
+    scrubs = fake.read_scrubs(conf.state_path)
+    assert [s['attach_handle_uuid'] for s in scrubs] == ['h-3', 'h-4']
+    assert scrubs[0]['attach_info'] == handle['attach_info']
+    assert scrubs[0]['controlpath'] == '0000:0c:00.0'
+    assert scrubs[0]['scrubbed_at'] <= scrubs[1]['scrubbed_at']
+
+
+def test_a_test_can_make_scrubs_fail_and_succeed_again(conf):
+    driver = fake.FakeDriver(conf)
+    controlpath, handle = _handle(driver)
+    fake.fail_scrubs(conf.state_path, 'stuck region')
+
+    with pytest.raises(exception.ScrubFailed,
+                       match='Scrubbing h-3 failed: stuck region'):
+        driver.scrub(controlpath, handle)
+    assert fake.read_scrubs(conf.state_path) == []
+
+    fake.fail_scrubs(conf.state_path, None)
+    driver.scrub(controlpath, handle)
+    assert len(fake.read_scrubs(conf.state_path)) == 1

@@ -9,7 +9,7 @@ reason and the time of the last change are nullable, so conductors of the
 previous release keep working against the upgraded schema.
 
 Revision ID: 8e2f4b6d1a37
-Revises: 7d1b9e3a5c24
+Revises: 8e2c4a6b1d35
 Create Date: 2026-12-02 14:20:00.000000
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by alembic.
 revision = '8e2f4b6d1a37'
-down_revision = '7d1b9e3a5c24'
+down_revision = '8e2c4a6b1d35'
 branch_labels = None
 depends_on = None
 
