@@ -246,7 +246,8 @@ class Deployment:
             self.conductor_procs.append(proc)
         for index in range(self.conductors):
             log_file = os.path.join(self.state, 'conductor-%d.log' % index)
-            wait_until(lambda: _contains(log_file, 'cyborg-conductor serving'),
+            wait_until(lambda path=log_file: _contains(
+                path, 'cyborg-conductor serving'),
                        120, 'conductor %d to start' % index)
 
     def _placement_up(self):
@@ -446,7 +447,12 @@ def steady_state(deployment, args, agents, emit):
               'sql_statements_per_heartbeat': {
                   key: round(value / beats, 3) for key, value in sql.items()},
               'cpu_s': cpu_diff(deployment.cpu(), cpu0),
-              'target_met': not calls and sum(sql.values()) <= beats})
+              # Statements on other tables are the conductors' own
+              # periodic work (the Nova event outbox poll), not heartbeats.
+              'target_met': not calls and {
+                  key: value for key, value in sql.items()
+                  if key.endswith(' agent_hosts')} == {
+                  'UPDATE agent_hosts': beats}})
     plan = deployment.mysql(
         "EXPLAIN UPDATE agent_hosts SET last_seen_at = NOW() "
         "WHERE hostname = 'scale-00000' AND report_fingerprint = 'x'",

@@ -70,9 +70,23 @@ def start(database_path, host='127.0.0.1', port=0):
         return _started
 
 
+# What a deployment grants cyborg's service user through the ``service``
+# role: POST /reshaper, which sets many providers' inventories in one call.
+# noauth2 gives our token the admin role only.
+POLICY = '"placement:reshaper:reshape": "role:admin or role:service"\n'
+
+
+def _write_policy(database_path):
+    path = database_path + '.policy.yaml'
+    with open(path, 'w') as handle:
+        handle.write(POLICY)
+    return path
+
+
 def _load_app(database_path):
     # Imported here: openstack-placement is only needed where it is used.
     from oslo_config import cfg
+    from oslo_policy import opts as policy_opts
     from placement import conf as placement_conf
     from placement import db_api
     from placement import deploy
@@ -81,6 +95,7 @@ def _load_app(database_path):
 
     conf = cfg.ConfigOpts()
     placement_conf.register_opts(conf)
+    policy_opts.set_defaults(conf, policy_file=_write_policy(database_path))
     # connection is a required option: set it before parsing.
     conf.set_default('connection', 'sqlite:///%s' % database_path,
                      group='placement_database')

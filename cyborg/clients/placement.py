@@ -87,6 +87,8 @@ class PlacementClient:
         # Sets only grow or get discarded as a whole: safe without a lock.
         self._known_resource_classes = set()
         self._known_traits = set()
+        # Until Placement answers 403 to POST /reshaper.
+        self._reshaper_allowed = True
 
     @classmethod
     def from_conf(cls, conf):
@@ -243,32 +245,47 @@ class PlacementClient:
         return resp.json()['resource_provider_generation']
 
     def set_many_inventories(self, inventories):
-        """Replace several providers' inventories in one call.
+        """Replace several providers' inventories, in one call if allowed.
 
         ``inventories``: {provider uuid: (generation, {rc: inventory})}.
-        All or nothing (``POST /reshaper``, with no allocations moved).
+        ``POST /reshaper`` (with no allocations moved) sets them all or
+        none; Placement allows it to the ``service`` role only (its default
+        policy), so where it answers 403 this client says so once and sets
+        them one PUT per provider from then on, at the same generations.
         GenerationConflict when one provider changed since its generation
         was read, InventoryInUse when an inventory to remove has
         allocations, Invalid when Placement refused the data (an unknown
-        resource class or provider): callers fall back to
-        :meth:`set_inventories` per provider, which sorts those out.
+        resource class or provider): callers fall back to reading and
+        setting each provider, which sorts those out.
         """
+        if self._reshaper_allowed:
+            resp = self._reshape(inventories)
+            if resp.status_code != 403:
+                what = 'inventories of %d providers' % len(inventories)
+                if resp.status_code == 409:
+                    code = _error_code(resp)
+                    if code == CONCURRENT_UPDATE:
+                        raise exception.GenerationConflict(uuid=what)
+                    if code == INVENTORY_INUSE:
+                        raise exception.InventoryInUse(
+                            uuid=what, reason=_error_detail(resp))
+                _raise_for_status(resp, 'setting %s' % what)
+                return
+            LOG.warning('Placement does not allow POST /reshaper to this '
+                        'service (grant its user the service role): '
+                        'setting inventories one provider at a time')
+            self._reshaper_allowed = False
+        for uuid, (generation, inventory) in sorted(inventories.items()):
+            self.set_inventories(uuid, generation, inventory)
+
+    def _reshape(self, inventories):
         body = {'inventories': {
                     uuid: {'resource_provider_generation': generation,
                            'inventories': inventory}
                     for uuid, (generation, inventory) in inventories.items()},
                 'allocations': {}}
-        resp = self._request('POST', '/reshaper', json=body,
+        return self._request('POST', '/reshaper', json=body,
                              microversion=RESHAPER_MICROVERSION)
-        what = 'inventories of %d providers' % len(inventories)
-        if resp.status_code == 409:
-            code = _error_code(resp)
-            if code == CONCURRENT_UPDATE:
-                raise exception.GenerationConflict(uuid=what)
-            if code == INVENTORY_INUSE:
-                raise exception.InventoryInUse(uuid=what,
-                                               reason=_error_detail(resp))
-        _raise_for_status(resp, 'setting %s' % what)
 
     def _put_inventories(self, uuid, body):
         return self._request('PUT',
