@@ -77,21 +77,10 @@ class CountingMiddleware:
 
 def _conf(sync_on_startup):
     from oslo_config import cfg
-    from oslo_policy import opts as policy_opts
     from placement import conf as placement_conf
-
-    from cyborg import embedded_placement
 
     conf = cfg.ConfigOpts()
     placement_conf.register_opts(conf)
-    # Cyborg's service user holds the service role in a deployment, which
-    # Placement's default policy asks of POST /reshaper; noauth2 gives
-    # our token the admin role only.
-    policy_file = os.path.join(os.environ['SCALE_COUNTS_DIR'],
-                               '..', 'placement-policy.yaml')
-    with open(policy_file, 'w') as handle:
-        handle.write(embedded_placement.POLICY)
-    policy_opts.set_defaults(conf, policy_file=os.path.abspath(policy_file))
     conf.set_default('connection', os.environ['SCALE_PLACEMENT_DB'],
                      group='placement_database')
     conf([], project='placement', default_config_files=[],
@@ -107,8 +96,14 @@ def _conf(sync_on_startup):
 def _load():
     from placement import db_api
     from placement import deploy
+
+    from cyborg import embedded_placement
     conf = _conf(sync_on_startup=False)
     db_api.configure(conf)
+    # Cyborg's service user holds the service role in a deployment, which
+    # Placement's default policy asks of POST /reshaper; noauth2 gives
+    # our token the admin role only.
+    embedded_placement.allow_reshape_to_admin(conf)
     app = deploy.loadapp(conf)
     return CountingMiddleware(app, os.environ['SCALE_COUNTS_DIR'])
 

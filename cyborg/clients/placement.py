@@ -38,6 +38,7 @@ RESHAPER_MICROVERSION = '1.30'
 # requests keeps 10 and closes the rest after each call, so under load most
 # calls opened a new connection.
 CONNECTION_POOL_SIZE = 64
+CONNECT_RETRIES = 1
 
 # Error codes of Placement's JSON error bodies (placement/errors.py).
 CONCURRENT_UPDATE = 'placement.concurrent_update'
@@ -97,6 +98,10 @@ class PlacementClient:
     def _request(self, method, url, **kwargs):
         kwargs.setdefault('microversion', MICROVERSION)
         kwargs.setdefault('raise_exc', False)
+        # A pooled connection the server closed as idle just as we reused
+        # it is reset: try once more on a new one. Every write here is
+        # safe to repeat (generations, create-or-confirm).
+        kwargs.setdefault('connect_retries', CONNECT_RETRIES)
         try:
             return self._adapter.request(url, method, **kwargs)
         except ks_exc.ConnectFailure as exc:
