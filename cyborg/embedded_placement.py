@@ -70,6 +70,28 @@ def start(database_path, host='127.0.0.1', port=0):
         return _started
 
 
+# What a deployment grants cyborg's service user through the ``service``
+# role: POST /reshaper, which sets many providers' inventories in one call.
+# noauth2 gives our token the admin role only.
+RESHAPE_RULE = 'role:admin or role:service'
+
+
+def allow_reshape_to_admin(conf):
+    """Set up Placement's policy with :data:`RESHAPE_RULE` for reshapes.
+
+    Before ``deploy.loadapp``, which keeps an enforcer already set up.
+    """
+    from oslo_policy import policy as oslo_policy
+    from placement import policies
+    from placement.policies import reshaper
+    from placement import policy
+
+    rules = [oslo_policy.RuleDefault(rule.name, RESHAPE_RULE)
+             if rule.name == reshaper.RESHAPE else rule
+             for rule in policies.list_rules()]
+    policy.init(conf, rules=rules)
+
+
 def _load_app(database_path):
     # Imported here: openstack-placement is only needed where it is used.
     from oslo_config import cfg
@@ -95,6 +117,7 @@ def _load_app(database_path):
     db_api.placement_context_manager.append_on_engine_create(
         functools.partial(cyborg_engine.prepare_sqlite_engine,
                           immediate_always=True))
+    allow_reshape_to_admin(conf)
     return deploy.loadapp(conf)
 
 

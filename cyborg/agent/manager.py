@@ -81,7 +81,15 @@ class AgentManager:
         LOG.info('Scrubbing %s handle %s with driver %s',
                  attach_handle.get('attach_type'), attach_handle.get('uuid'),
                  driver_name)
-        scrubbable[0].scrub(controlpath, dict(attach_handle))
+        driver = scrubbable[0]
+
+        def scrub():
+            driver.scrub(controlpath, dict(attach_handle))
+        if isinstance(driver, base.Programmable):
+            # Not while a bind programs the same region.
+            self._programmer.scrub_region(controlpath, scrub)
+        else:
+            scrub()
         return {'scrubbed': True, 'reason': None}
 
     def _named_drivers(self, driver_name):

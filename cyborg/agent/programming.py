@@ -141,6 +141,21 @@ class Programmer:
             })
             LOG.info('Programmed image %s into region %s', image_uuid, region)
 
+    def scrub_region(self, controlpath, scrub):
+        """Run ``scrub()`` on the region at ``controlpath`` (a
+        ``discovery.ControlPath``) under its programming lock, and forget
+        what this agent loaded there.
+
+        A scrub loads a blank image or resets the region behind the
+        record's back; a device that cannot tell what it holds (Xilinx)
+        would otherwise let the next bind of the previous tenant's image
+        skip programming and run on the blank one.
+        """
+        region = discovery.canonical_json(controlpath.to_dict())
+        with self._lock_for(region):
+            self.records.put(region, None)
+            scrub()
+
     def _driver(self, driver_name):
         for driver in self._drivers:
             if str(driver.driver_name).lower() == str(driver_name).lower():

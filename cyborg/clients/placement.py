@@ -15,6 +15,7 @@ import logging
 
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
+from keystoneauth1 import session as ks_session
 import os_resource_classes
 
 from cyborg.conf import ksa
@@ -30,6 +31,14 @@ MICROVERSION = '1.26'
 # Changing the parent of an existing provider (a compute node provider that
 # was re-created under another uuid) needs 1.37.
 REPARENT_MICROVERSION = '1.37'
+# POST /reshaper (1.30) sets many providers' inventories in one call.
+RESHAPER_MICROVERSION = '1.30'
+# HTTP connections kept open to Placement: as many as the conductor's RPC
+# threads (oslo.messaging's executor_thread_pool_size, 64) may use at once.
+# requests keeps 10 and closes the rest after each call, so under load most
+# calls opened a new connection.
+CONNECTION_POOL_SIZE = 64
+CONNECT_RETRIES = 1
 
 # Error codes of Placement's JSON error bodies (placement/errors.py).
 CONCURRENT_UPDATE = 'placement.concurrent_update'
@@ -45,6 +54,11 @@ def make_adapter(conf, group=GROUP):
     auth = ks_loading.load_auth_from_conf_options(conf, group)
     session = ks_loading.load_session_from_conf_options(conf, group,
                                                         auth=auth)
+    pooled = ks_session.TCPKeepAliveAdapter(
+        pool_connections=CONNECTION_POOL_SIZE,
+        pool_maxsize=CONNECTION_POOL_SIZE)
+    for scheme in ('http://', 'https://'):
+        session.session.mount(scheme, pooled)
     return ks_loading.load_adapter_from_conf_options(conf, group,
                                                      session=session,
                                                      auth=auth)
@@ -74,6 +88,8 @@ class PlacementClient:
         # Sets only grow or get discarded as a whole: safe without a lock.
         self._known_resource_classes = set()
         self._known_traits = set()
+        # Until Placement answers 403 to POST /reshaper.
+        self._reshaper_allowed = True
 
     @classmethod
     def from_conf(cls, conf):
@@ -82,6 +98,10 @@ class PlacementClient:
     def _request(self, method, url, **kwargs):
         kwargs.setdefault('microversion', MICROVERSION)
         kwargs.setdefault('raise_exc', False)
+        # A pooled connection the server closed as idle just as we reused
+        # it is reset: try once more on a new one. Every write here is
+        # safe to repeat (generations, create-or-confirm).
+        kwargs.setdefault('connect_retries', CONNECT_RETRIES)
         try:
             return self._adapter.request(url, method, **kwargs)
         except ks_exc.ConnectFailure as exc:
@@ -228,6 +248,49 @@ class PlacementClient:
                                                reason=_error_detail(resp))
         _raise_for_status(resp, 'setting inventories of %s' % uuid)
         return resp.json()['resource_provider_generation']
+
+    def set_many_inventories(self, inventories):
+        """Replace several providers' inventories, in one call if allowed.
+
+        ``inventories``: {provider uuid: (generation, {rc: inventory})}.
+        ``POST /reshaper`` (with no allocations moved) sets them all or
+        none; Placement allows it to the ``service`` role only (its default
+        policy), so where it answers 403 this client says so once and sets
+        them one PUT per provider from then on, at the same generations.
+        GenerationConflict when one provider changed since its generation
+        was read, InventoryInUse when an inventory to remove has
+        allocations, Invalid when Placement refused the data (an unknown
+        resource class or provider): callers fall back to reading and
+        setting each provider, which sorts those out.
+        """
+        if self._reshaper_allowed:
+            resp = self._reshape(inventories)
+            if resp.status_code != 403:
+                what = 'inventories of %d providers' % len(inventories)
+                if resp.status_code == 409:
+                    code = _error_code(resp)
+                    if code == CONCURRENT_UPDATE:
+                        raise exception.GenerationConflict(uuid=what)
+                    if code == INVENTORY_INUSE:
+                        raise exception.InventoryInUse(
+                            uuid=what, reason=_error_detail(resp))
+                _raise_for_status(resp, 'setting %s' % what)
+                return
+            LOG.warning('Placement does not allow POST /reshaper to this '
+                        'service (grant its user the service role): '
+                        'setting inventories one provider at a time')
+            self._reshaper_allowed = False
+        for uuid, (generation, inventory) in sorted(inventories.items()):
+            self.set_inventories(uuid, generation, inventory)
+
+    def _reshape(self, inventories):
+        body = {'inventories': {
+                    uuid: {'resource_provider_generation': generation,
+                           'inventories': inventory}
+                    for uuid, (generation, inventory) in inventories.items()},
+                'allocations': {}}
+        return self._request('POST', '/reshaper', json=body,
+                             microversion=RESHAPER_MICROVERSION)
 
     def _put_inventories(self, uuid, body):
         return self._request('PUT',

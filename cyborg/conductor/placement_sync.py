@@ -155,10 +155,19 @@ class PlacementSync:
             raise exception.UnknownHost(hostname=hostname)
         for uuid in deleted_providers:
             self._delete_provider_tree(uuid, result)
+        compute_rp_uuid = host['compute_rp_uuid']
+        never_written = []
         for state in deployables.list_provider_states(
                 context, hostname, device_id=device_id):
-            self._sync_deployable(context, hostname, state,
-                                  host['compute_rp_uuid'], result)
+            if (state.placement_digest is None
+                    and wanted_provider(state, compute_rp_uuid) is not None):
+                never_written.append(state)
+            else:
+                self._sync_deployable(context, hostname, state,
+                                      compute_rp_uuid, result)
+        if never_written:
+            self._write_new_providers(context, hostname, never_written,
+                                      compute_rp_uuid, result)
         return result
 
     def set_device_status(self, context, device_uuid, status):
@@ -268,6 +277,68 @@ class PlacementSync:
                         '%s', state.name, exc)
             result.failed.append(state.name)
 
+    def _write_new_providers(self, context, hostname, states,
+                             compute_rp_uuid, result):
+        """Write providers never written before: two calls each, plus one.
+
+        A host's first report (or a new device) brings providers that are
+        almost always new, so nothing is read first: each is created (the
+        answer carries its generation), its traits are set at that
+        generation, and ONE ``POST /reshaper`` sets every one's inventory.
+        Anything unexpected (a provider that existed, a generation conflict
+        with another conductor, a refused inventory) sends the deployables
+        concerned down :meth:`_sync_deployable`, which reads before it
+        writes and records failures; so does losing the digest CAS.
+        """
+        pending = []
+        for state in states:
+            wanted = wanted_provider(state, compute_rp_uuid)
+            try:
+                generation = self._create_with_traits(wanted)
+            except exception.PlacementUnavailable:
+                raise
+            except exception.CyborgException as exc:
+                LOG.debug('Provider %s needs the careful path: %s',
+                          wanted.uuid, exc)
+                self._sync_deployable(context, hostname, state,
+                                      compute_rp_uuid, result)
+                continue
+            pending.append((state, wanted, generation))
+        if not pending:
+            return
+        try:
+            self._client.set_many_inventories(
+                {wanted.uuid: (generation, wanted.inventories)
+                 for _state, wanted, generation in pending})
+        except exception.PlacementUnavailable:
+            raise
+        except exception.CyborgException as exc:
+            LOG.info('Setting the inventories of %d new providers of host '
+                     '%s at once failed (%s); setting them one by one',
+                     len(pending), hostname, exc)
+            for state, _wanted, _generation in pending:
+                self._sync_deployable(context, hostname, state,
+                                      compute_rp_uuid, result)
+            return
+        for state, wanted, _generation in pending:
+            if deployables.set_placement_digest(
+                    context, state.deployable_id, None, wanted.digest()):
+                result.written.append(state.name)
+            else:
+                # Another conductor wrote it meanwhile: ours may be stale.
+                self._sync_deployable(context, hostname, state,
+                                      compute_rp_uuid, result)
+
+    def _create_with_traits(self, wanted):
+        """Create a provider and set its traits without reading first.
+
+        Returns its generation after the traits were set.
+        GenerationConflict when it changed between the two calls.
+        """
+        provider = self._ensure_provider(wanted, None, likely_new=True)
+        return self._client.set_provider_traits(
+            wanted.uuid, provider['generation'], wanted.traits)
+
     def _write_deployable_provider(self, state, compute_rp_uuid, force,
                                    known_providers):
         """Write Placement for one deployable as needed.
@@ -296,7 +367,10 @@ class PlacementSync:
         return digest != state.placement_digest, digest
 
     def _ensure_provider(self, wanted, known_providers, likely_new=False):
-        """Create the provider, or fix its name/parent, as needed."""
+        """Create the provider, or fix its name/parent, as needed.
+
+        Returns it as Placement's dict.
+        """
         client = self._client
         for rc in wanted.inventories:
             client.ensure_resource_class(rc)
@@ -314,8 +388,9 @@ class PlacementSync:
                 or provider.get('parent_provider_uuid') != wanted.parent_uuid):
             LOG.info('Moving provider %s to name %s under %s', wanted.uuid,
                      wanted.name, wanted.parent_uuid)
-            client.update_provider(wanted.uuid, wanted.name,
-                                   wanted.parent_uuid)
+            provider = client.update_provider(wanted.uuid, wanted.name,
+                                              wanted.parent_uuid)
+        return provider
 
     def update_with_generation(self, what, read, change, write):
         """Read, compute the change from that read, write; on a conflict,

@@ -223,9 +223,15 @@ def test_generation_conflict_is_retried_and_converges(conductor,
     def bump_generation(method, url, kwargs):
         if method == 'PUT' and url.endswith('/inventories') and not bumped:
             bumped.append(url)
+            # Placement keeps the generation when the traits set is the
+            # same: add one and take it away again.
             generation, traits = intruder.get_provider_traits(rp)
+            intruder.ensure_traits(['CUSTOM_INTRUDER'])
+            generation = intruder.set_provider_traits(
+                rp, generation, traits + ['CUSTOM_INTRUDER'])
             intruder.set_provider_traits(rp, generation, traits)
     conductor.http.before_request.append(bump_generation)
+    conductor.http.reset()
 
     conductor.report(admin_context, host,
                      [builders.pci_device(host[0], '0000:3b:00.0', num=6)])

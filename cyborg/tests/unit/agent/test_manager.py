@@ -5,6 +5,7 @@ import uuid
 import pytest
 
 from cyborg.accelerator.drivers import base
+from cyborg.accelerator import discovery
 from cyborg.accelerator.drivers import fake
 from cyborg.accelerator.drivers import nvidia_gpu
 from cyborg.agent import manager as agent_manager
@@ -190,3 +191,23 @@ def test_scrub_failures_and_drivers_that_cannot_scrub(conf, serve_agent,
     with pytest.raises(exception.InvalidDriver, match='no enabled driver'):
         agent.scrub(context, 'test-host', controlpath, handle, 'xilinx')
     assert fake.read_scrubs(conf.state_path) == []
+
+
+def test_scrub_of_a_region_forgets_what_was_programmed_there(
+        conf, serve_agent, context):
+    # A blank image replaced the tenant's: the next bind of that image
+    # must program it again, not trust the agent's record.
+    driver = fake.FakeDriver(conf)
+    programmer = programming.Programmer(conf, [driver])
+    controlpath = driver.discover()[0].controlpath
+    region = discovery.canonical_json(controlpath.to_dict())
+    programmer.records.put(region, {'image_uuid': str(uuid.uuid4()),
+                                    'driver_name': 'fake',
+                                    'loaded_bitstream': None})
+    endpoint = agent_manager.AgentManager([driver], programmer)
+
+    assert endpoint.scrub(context, controlpath.to_dict(), _handle(driver),
+                          'fake') == {'scrubbed': True, 'reason': None}
+
+    assert programmer.records.get(region) is None
+    assert len(fake.read_scrubs(conf.state_path)) == 1
