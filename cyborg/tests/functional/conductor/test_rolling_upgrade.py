@@ -36,6 +36,7 @@ import pytest
 import sqlalchemy as sa
 
 from cyborg.accelerator.drivers import fake
+from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg import context as cyborg_context
 from cyborg.db import migration
@@ -258,7 +259,8 @@ def test_a_capped_new_agent_works_with_an_old_conductor(cloud,
     uncapped, _state = cloud.start_agent('uncapped')
 
     host = _assert_reports_and_heartbeats(cloud, name)
-    assert host['agent_rpc_version'] == '1.1'
+    # The 1.1 form states the agent RPC version this agent serves.
+    assert host['agent_rpc_version'] == agent_rpcapi.RPC_API_VERSION
     # Health reports would be 1.2: the capped agent does not probe.
     assert 'Not probing device health: [upgrade_levels] conductor caps' in \
         cloud.processes.log('agent-capped')
