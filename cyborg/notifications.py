@@ -38,6 +38,7 @@ DEVICE_CREATE_END = 'device.create.end'
 DEVICE_DELETE_END = 'device.delete.end'
 DEVICE_ENABLE_END = 'device.enable.end'
 DEVICE_DISABLE_END = 'device.disable.end'
+DEVICE_HEALTH_UPDATE = 'device.health.update'
 DEPLOYABLE_PROGRAM_END = 'deployable.program.end'
 DEPLOYABLE_PROGRAM_ERROR = 'deployable.program.error'
 
@@ -183,6 +184,21 @@ def device_payload(device, deployables=()):
              'num_accelerators': dep.get('num_accelerators')}
             for dep in deployables],
     }
+
+
+def device_health_payload(device, deployables=()):
+    """A health change's payload: the device's, with its new and previous
+    health (a ``devices.set_health`` result)."""
+    since = device.get('health_since')
+    return dict(
+        device_payload(device, deployables),
+        health=device['health'],
+        health_reason=device.get('health_reason'),
+        # Naive UTC from the DB, written as the API writes times.
+        health_since=(since.isoformat() + '+00:00'
+                      if since is not None else None),
+        previous_health=device.get('previous_health'),
+        previous_health_reason=device.get('previous_health_reason'))
 
 
 def program_payload(deployable, hostname, image_uuid, function_id=None,

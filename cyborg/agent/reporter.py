@@ -9,6 +9,11 @@ state); otherwise only the fingerprint travels, in a ``heartbeat``. Both
 state the agent RPC API version this agent serves, unless
 ``[upgrade_levels] conductor`` caps the agent at the 1.0 form.
 
+With health probing on (``health.py``), the full report also carries the
+devices' reported health (conductor RPC 1.2), and the fingerprint covers
+their faults: a fault or a recovery makes the next run send a full
+report, correcting a ``report_health`` cast that was lost.
+
 A driver that fails to discover makes the run send no report at all: a
 report without that driver's devices would tell the conductor they are
 gone. The heartbeat still goes out with the last fingerprint sent, so the
@@ -19,6 +24,7 @@ drivers that must discover again; the others' devices are those of their
 last discovery, so an event costs the scan of the drivers it concerns.
 """
 
+import hashlib
 import logging
 import threading
 
@@ -55,21 +61,53 @@ def discover_all(drivers, merger=None):
         [(driver, discover_with(driver)) for driver in drivers])
 
 
+def with_their_drivers(results, merged):
+    """The merged devices of ``results`` ([(driver, [Device])]), each with
+    the driver that found it: [(driver, Device)]."""
+    found_by = {id(device): driver for driver, found in results
+                for device in found}
+    return [(found_by[id(device)], device) for device in merged]
+
+
+def report_fingerprint(devices, health=None):
+    """The fingerprint of a report: its devices' and their faults'.
+
+    Only devices reported failed or degraded count: a fault, a new reason
+    and a recovery each change it (so the next run sends a full report),
+    while a host that is all healthy keeps the fingerprint it had without
+    health, and an agent's start (devices turning from not yet known to
+    healthy) costs no second full report.
+    """
+    fingerprint = discovery.fingerprint(devices)
+    faults = [entry for entry in health or ()
+              if entry['state'] != discovery.HEALTHY]
+    if not faults:
+        return fingerprint
+    return hashlib.sha256((fingerprint + discovery.canonical_json(
+        faults)).encode()).hexdigest()
+
+
 class Reporter:
     """Runs discovery and sends the conductor what changed.
 
     ``hostname`` is this host's compute node provider name (the name the
-    conductor knows the host by), ``compute_rp_uuid`` that provider's uuid.
+    conductor knows the host by), ``compute_rp_uuid`` that provider's uuid;
+    ``health_monitor`` the host's ``health.HealthMonitor`` when health is
+    probed (its snapshot goes with every full report).
     """
 
     def __init__(self, conf, drivers, conductor_api, hostname,
-                 compute_rp_uuid):
+                 compute_rp_uuid, health_monitor=None):
         self._conf = conf
         self._drivers = drivers
         self._conductor = conductor_api
         self.hostname = hostname
         self.compute_rp_uuid = compute_rp_uuid
         self.last_sent_fingerprint = None
+        self.health_monitor = health_monitor
+        # [(driver, Device)] of the last discovery that worked, for the
+        # health probes; replaced whole, never changed in place.
+        self.last_discovery = None
         self._merger = merge.DeviceMerger()
         # Each driver's devices at its last discovery, by position in
         # self._drivers: what a run that skips the driver reuses.
@@ -94,7 +132,9 @@ class Reporter:
             found = discover_with(driver)
             self._last_found[index] = found
             results.append((driver, found))
-        return self._merger.merge(results)
+        merged = self._merger.merge(results)
+        self.last_discovery = with_their_drivers(results, merged)
+        return merged
 
     def run(self, force_full=False, rediscover=None):
         """Discover and report; returns 'full', 'heartbeat' or 'none'.
@@ -113,14 +153,16 @@ class Reporter:
                     self._heartbeat(context, self.last_sent_fingerprint)
                     return 'heartbeat'
                 return 'none'
-            fingerprint = discovery.fingerprint(devices)
+            health = (self.health_monitor.snapshot()
+                      if self.health_monitor is not None else None)
+            fingerprint = report_fingerprint(devices, health)
             if not force_full and fingerprint == self.last_sent_fingerprint:
                 want_full = self._heartbeat(context, fingerprint)
                 if not want_full:
                     return 'heartbeat'
                 LOG.info('The conductor asked for a full report')
-            return 'full' if self._report(context, devices,
-                                          fingerprint) else 'none'
+            return 'full' if self._report(context, devices, fingerprint,
+                                          health) else 'none'
 
     def _heartbeat(self, context, fingerprint):
         try:
@@ -131,12 +173,13 @@ class Reporter:
             LOG.exception('Heartbeat to the conductor failed')
             return False
 
-    def _report(self, context, devices, fingerprint):
+    def _report(self, context, devices, fingerprint, health=None):
         try:
             self._conductor.report_data(
                 context, self.hostname, self._conf.host, self.compute_rp_uuid,
                 discovery.report_to_wire(devices), fingerprint,
-                agent_rpc_version=agent_rpcapi.RPC_API_VERSION)
+                agent_rpc_version=agent_rpcapi.RPC_API_VERSION,
+                health=health)
         except Exception:
             LOG.exception('Sending the discovery report to the conductor '
                           'failed; sending it again next run')

@@ -14,7 +14,8 @@ then serves RPC on topic ``cyborg-agent``, server ``[DEFAULT] host``, and
 discovers and reports at once and every ``[DEFAULT] periodic_interval``
 seconds in a thread of its own, and, with ``[agent] hotplug``, whenever
 udev announces a device that came, went, or changed kernel driver (see
-``hotplug.py``).
+``hotplug.py``). When a driver reports health, another thread probes it
+every ``[agent] health_interval`` seconds (``health.py``).
 """
 
 import logging
@@ -24,6 +25,7 @@ import time
 from keystoneauth1 import exceptions as ks_exc
 
 from cyborg.accelerator.drivers import base
+from cyborg.agent import health as agent_health
 from cyborg.agent import hotplug
 from cyborg.agent import manager as agent_manager
 from cyborg.agent import programming
@@ -96,7 +98,9 @@ class AgentService:
         self._stopping = threading.Event()
         self._server = None
         self._thread = None
+        self._health_thread = None
         self.drivers = None
+        self.health_monitor = None
         self.reporter = None
         self.programmer = None
 
@@ -119,10 +123,13 @@ class AgentService:
             raise exception.InvalidConfig(
                 option='[placement]',
                 reason='%s: %s' % (type(exc).__name__, exc))
+        self.health_monitor = self._make_health_monitor(conductor_api,
+                                                        provider['name'])
         self.reporter = agent_reporter.Reporter(
             self._conf, self.drivers,
             conductor_api,
-            hostname=provider['name'], compute_rp_uuid=provider['uuid'])
+            hostname=provider['name'], compute_rp_uuid=provider['uuid'],
+            health_monitor=self.health_monitor)
         self.programmer = programming.Programmer(self._conf, self.drivers)
         endpoint = agent_manager.AgentManager(self.drivers, self.programmer)
         self._server = rpc.get_server(self._transport, rpc.AGENT_TOPIC,
@@ -135,8 +142,45 @@ class AgentService:
                                         name='cyborg-agent-reports',
                                         daemon=True)
         self._thread.start()
+        if self.health_monitor is not None:
+            self._health_thread = threading.Thread(
+                target=self._probe_health_periodically,
+                name='cyborg-agent-health', daemon=True)
+            self._health_thread.start()
         LOG.info('cyborg-agent serving as %s with drivers %s',
                  self._conf.host, ', '.join(self._conf.agent.enabled_drivers))
+
+    def _make_health_monitor(self, conductor_api, hostname):
+        """The HealthMonitor, or None when health is not probed (and why)."""
+        interval = self._conf.agent.health_interval
+        reporting = [type(d).__name__ for d in self.drivers
+                     if isinstance(d, base.HealthReporting)]
+        if not interval or not reporting:
+            LOG.info('Not probing device health: %s',
+                     '[agent] health_interval is 0' if not interval
+                     else 'no enabled driver reports health')
+            return None
+        if not conductor_api.can_report_health:
+            LOG.warning('Not probing device health: [upgrade_levels] '
+                        'conductor caps conductor RPC below %s, which '
+                        'brought health reports; devices keep the health '
+                        'last recorded', conductor_rpcapi.HEALTH_VERSION)
+            return None
+        LOG.info('Probing the health of the devices of %s every %s s',
+                 ', '.join(reporting), interval)
+        return agent_health.HealthMonitor(
+            conductor_api, hostname,
+            self._conf.agent.health_recovery_probes)
+
+    def _probe_health_periodically(self):
+        while not self._stopping.is_set():
+            discovered = self.reporter.last_discovery
+            if discovered is not None:
+                try:
+                    self.health_monitor.run_once(discovered)
+                except Exception:
+                    LOG.exception('Health probe round failed')
+            self._stopping.wait(self._conf.agent.health_interval)
 
     def _start_hotplug(self):
         """The started hot-plug handler, or None (said once, with why)."""
@@ -176,4 +220,6 @@ class AgentService:
             self._server.wait()
         if self._thread is not None:
             self._thread.join()
+        if self._health_thread is not None:
+            self._health_thread.join()
         LOG.info('cyborg-agent stopped')

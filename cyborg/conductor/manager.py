@@ -5,6 +5,7 @@ declares the domain errors a caller should get back as themselves rather
 than as a logged server-side failure:
 
 * agents' reports and heartbeats: ``reports``, ``agent_hosts``;
+* agents' health reports: ``health``;
 * device enable/disable: ``placement_sync.PlacementSync``;
 * binds and the host-side cleanup after unbinds and deletes:
   ``binding.Binder``, ``scrubbing.Scrubber``;
@@ -23,6 +24,7 @@ import oslo_messaging as messaging
 
 from cyborg.conductor import binding
 from cyborg.conductor import bitstreams
+from cyborg.conductor import health as device_health
 from cyborg.conductor import reports
 from cyborg.db import agent_hosts
 from cyborg.db import deployables
@@ -34,14 +36,14 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    """RPC API 1.1: report_data, heartbeat, set_device_status, bind_arqs,
-    arqs_deleted, program_deployable.
+    """RPC API 1.2: report_data, heartbeat, report_health,
+    set_device_status, bind_arqs, arqs_deleted, program_deployable.
 
-    1.0 callers (agents of the previous release, or capped ones) are
-    served too: the arguments 1.1 added are optional.
+    1.0 and 1.1 callers (agents of earlier releases, or capped ones) are
+    served too: the arguments 1.1 and 1.2 added are optional.
     """
 
-    target = messaging.Target(version='1.1')
+    target = messaging.Target(version='1.2')
 
     def __init__(self, conf, placement_client, placement_sync, binder,
                  notifier=None, scrubber=None):
@@ -59,17 +61,29 @@ class ConductorManager:
                                    exception.ReportConflict,
                                    exception.PlacementUnavailable)
     def report_data(self, context, hostname, rpc_host, compute_rp_uuid,
-                    report, fingerprint, agent_rpc_version=None):
+                    report, fingerprint, agent_rpc_version=None,
+                    health=None):
         """Apply a host's full report; returns a summary of the changes.
 
         ``agent_rpc_version`` (1.1) is recorded with the host; a 1.0 call
-        records none.
+        records none. ``health`` (1.2) is recorded on the devices; an
+        older call leaves their health as it was.
         """
         return reports.apply_report(context, self.placement_sync,
                                     self._placement, hostname, rpc_host,
                                     compute_rp_uuid, report, fingerprint,
                                     agent_rpc_version=agent_rpc_version,
-                                    notifier=self.notifier)
+                                    notifier=self.notifier, health=health)
+
+    def report_health(self, context, hostname, changes):
+        """Apply the health changes an agent's probes saw (a cast, 1.2).
+
+        Entries that cannot be applied are logged and skipped; nobody
+        waits for an answer, and the host's next full report repeats
+        every device's health.
+        """
+        device_health.apply_health(context, self.placement_sync, hostname,
+                                   changes, notifier=self.notifier)
 
     @messaging.expected_exceptions(exception.InvalidReport)
     def heartbeat(self, context, hostname, fingerprint,

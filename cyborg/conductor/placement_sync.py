@@ -8,8 +8,9 @@ compute node provider:
   uuid3(NAMESPACE_DNS, name), parent = the compute node provider;
 * inventory ``{RC: {total: N, max_unit: N, min_unit: 1, step_size: 1,
   allocation_ratio: 1.0, reserved: R}}`` where R is N while the device is
-  in maintenance or the deployable is missing (nothing new may land there,
-  existing allocations stay), else the number of its attach handles out of
+  in maintenance, failed or degraded (its agent's health probes say so),
+  or the deployable is missing (nothing new may land there, existing
+  allocations stay), else the number of its attach handles out of
   service after a release (being scrubbed, or failed their scrub: see
   ``scrubbing.py``); no inventory when N is 0;
 * traits ``OWNER_CYBORG`` plus the deployable's traits, where the
@@ -53,6 +54,8 @@ LOG = logging.getLogger(__name__)
 
 OWNER_TRAIT = 'OWNER_CYBORG'
 FUNCTION_ID_TRAIT_PREFIX = fpga.FUNCTION_TRAIT_PREFIX
+# Device health states that keep a device from new instances.
+UNSCHEDULABLE_HEALTH = (discovery.DEGRADED, discovery.FAILED)
 # Part of every digest: bump it when the wanted state's shape changes, so
 # every provider is rewritten once.
 DIGEST_VERSION = 2
@@ -92,7 +95,8 @@ def wanted_provider(state, compute_rp_uuid):
     total = state.num_accelerators
     inventories = {}
     if total > 0:
-        unusable = state.device_status == 'maintaining' or state.missing
+        unusable = (state.device_status == 'maintaining' or state.missing
+                    or state.device_health in UNSCHEDULABLE_HEALTH)
         # Released handles being scrubbed hold no allocation any more, yet
         # cannot be handed out: reserve them until they are back.
         reserved = (total if unusable

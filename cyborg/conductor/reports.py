@@ -18,6 +18,11 @@ Devices that came or went are notified (``device.create.end``,
 ``device.delete.end``, through the conductor's notifier that
 :func:`apply_report` is given) once the diff is committed: the DB is what
 the API shows, and Placement follows it right after.
+
+A report of conductor RPC 1.2 also carries the health of the devices the
+agent has probed: it is recorded after the diff (so a device new in this
+report has its row) and before the one Placement sync, which then reserves
+what is failed or degraded (see ``health.py``).
 """
 
 import logging
@@ -29,6 +34,7 @@ from oslo_db import exception as db_exc
 import os_traits
 
 from cyborg.accelerator import discovery
+from cyborg.conductor import health as device_health
 from cyborg.conductor import placement_sync
 from cyborg.db import agent_hosts
 from cyborg.db import attributes
@@ -187,12 +193,14 @@ def verify_compute_node(context, client, hostname, compute_rp_uuid):
 
 
 def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
-                 report, fingerprint, agent_rpc_version=None, notifier=None):
+                 report, fingerprint, agent_rpc_version=None, notifier=None,
+                 health=None):
     """Apply a full report; return a summary dict of what changed.
 
     ``sync`` is the conductor's PlacementSync, ``client`` its
     PlacementClient; ``agent_rpc_version`` the version the agent stated
-    (None from a 1.0 caller), recorded with the host. Raises InvalidReport
+    (None from a 1.0 caller), recorded with the host; ``health`` the
+    devices' health (1.2; None leaves health as recorded). Raises InvalidReport
     or UnknownHost with nothing written, ReportConflict when the DB kept
     colliding with concurrent writers, PlacementUnavailable when the
     compute node could not be checked.
@@ -210,6 +218,11 @@ def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
                            usable, fingerprint, provider_uuids,
                            agent_rpc_version)
     summary = outcome.summary()
+    health_changed = []
+    if health is not None:
+        health_changed = device_health.record(
+            context, hostname, device_health.parse_entries(hostname, health))
+        summary['health_changed'] = len(health_changed)
     if notifier is not None and notifier.enabled:
         notify_devices(context, notifier, outcome)
     if outcome.missing:
@@ -227,6 +240,7 @@ def apply_report(context, sync, client, hostname, rpc_host, compute_rp_uuid,
         return summary
     if result.failed:
         agent_hosts.forget_fingerprint(context, hostname, fingerprint)
+    device_health.notify(context, notifier, health_changed)
     summary['placement_in_sync'] = not (result.failed or result.refused)
     summary['providers_written'] = len(result.written)
     return summary

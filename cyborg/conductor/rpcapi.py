@@ -15,14 +15,22 @@ to the version that introduced it):
         ``cyborg-status upgrade check``. A client capped at 1.0
         (``[upgrade_levels] conductor``) sends the 1.0 form; 1.1
         conductors serve both.
+* 1.2 - report_health (cast): an agent's health probes changed a
+        device's state; report_data takes ``health``, every probed
+        device's state, so a lost report_health is corrected by the next
+        full report. A client capped at 1.1 sends neither (its host's
+        devices keep the health last recorded); 1.2 conductors serve the
+        1.0 and 1.1 forms too.
 """
 
 from cyborg import rpc
 
-RPC_API_VERSION = '1.1'
+RPC_API_VERSION = '1.2'
 # Every version of this API, oldest first: what [upgrade_levels] conductor
 # may name.
-RPC_VERSIONS = ('1.0', '1.1')
+RPC_VERSIONS = ('1.0', '1.1', '1.2')
+# The version that brought device health.
+HEALTH_VERSION = '1.2'
 
 
 class ConductorAPI:
@@ -46,13 +54,24 @@ class ConductorAPI:
         return cls(transport, timeout=timeout, version_cap=rpc.version_cap(
             conf, 'conductor', RPC_VERSIONS))
 
-    def _agent_call(self, context, method, agent_rpc_version, **kwargs):
-        """Call ``method`` in its 1.1 form, or its 1.0 form when capped.
+    @property
+    def can_report_health(self):
+        """Whether the cap lets health reach the conductor (1.2)."""
+        return self._client.can_send_version(HEALTH_VERSION)
 
-        The 1.0 form lacks ``agent_rpc_version``: the conductor then
-        records the host as speaking an older release.
+    def _agent_call(self, context, method, agent_rpc_version, health=None,
+                    **kwargs):
+        """Call ``method`` in its newest form the cap allows.
+
+        1.2 adds ``health`` (when given); the 1.0 form lacks
+        ``agent_rpc_version`` too: the conductor then records the host as
+        speaking an older release.
         """
-        if self._client.can_send_version('1.1'):
+        if health is not None and self.can_report_health:
+            cctxt = self._client.prepare(version=HEALTH_VERSION)
+            kwargs['agent_rpc_version'] = agent_rpc_version
+            kwargs['health'] = health
+        elif self._client.can_send_version('1.1'):
             cctxt = self._client.prepare(version='1.1')
             kwargs['agent_rpc_version'] = agent_rpc_version
         else:
@@ -60,20 +79,40 @@ class ConductorAPI:
         return cctxt.call(context, method, **kwargs)
 
     def report_data(self, context, hostname, rpc_host, compute_rp_uuid,
-                    report, fingerprint, agent_rpc_version=None):
+                    report, fingerprint, agent_rpc_version=None,
+                    health=None):
         """Apply a host's full discovery report (agent -> conductor).
 
         ``hostname`` is the agent's compute node provider name, ``rpc_host``
         its RPC server name, ``report`` a list of
         ``cyborg.accelerator.discovery.Device.to_dict()``,
         ``agent_rpc_version`` the agent RPC API version the host serves
-        (1.1; not sent in the 1.0 form). Raises InvalidReport (nothing
-        written) for a malformed report.
+        (1.1; not sent in the 1.0 form), ``health`` the devices' health as
+        for :meth:`report_health`, every device probed so far (1.2; not
+        sent capped below 1.2). Raises InvalidReport (nothing written) for
+        a malformed report.
         """
         return self._agent_call(
-            context, 'report_data', agent_rpc_version, hostname=hostname,
-            rpc_host=rpc_host, compute_rp_uuid=compute_rp_uuid,
-            report=report, fingerprint=fingerprint)
+            context, 'report_data', agent_rpc_version, health=health,
+            hostname=hostname, rpc_host=rpc_host,
+            compute_rp_uuid=compute_rp_uuid, report=report,
+            fingerprint=fingerprint)
+
+    def report_health(self, context, hostname, changes):
+        """Tell the conductor devices' health changed, now (1.2, a cast).
+
+        ``changes``: dicts of ``controlpath`` (a
+        ``discovery.ControlPath.to_dict()``), ``state`` (one of
+        ``discovery.HEALTH_STATES``) and ``reason``. Returns False, sending
+        nothing, when capped below 1.2; True once sent. A lost message is
+        corrected by the host's next full report, which carries health.
+        """
+        if not self.can_report_health:
+            return False
+        cctxt = self._client.prepare(version=HEALTH_VERSION)
+        cctxt.cast(context, 'report_health', hostname=hostname,
+                   changes=changes)
+        return True
 
     def heartbeat(self, context, hostname, fingerprint,
                   agent_rpc_version=None):

@@ -1,4 +1,5 @@
-"""Options of the [agent] group: drivers and Placement identity of the host."""
+"""Options of the [agent] group: drivers, Placement identity of the host,
+health probing."""
 
 import socket
 
@@ -39,6 +40,21 @@ opts = [
                help='How many times the agent retries, with exponential '
                     'backoff, to find its compute node provider at start '
                     'before giving up.'),
+    cfg.FloatOpt('health_interval',
+                 default=2.0, min=0,
+                 help='Seconds between two health probes of the devices of '
+                      'drivers that report health (independent of '
+                      '[DEFAULT] periodic_interval). A probe that sees a '
+                      'device turn failed or degraded tells the conductor '
+                      'at once, which reserves the device\'s inventory in '
+                      'Placement. 0 disables health probing: devices keep '
+                      'the health last recorded.'),
+    cfg.IntOpt('health_recovery_probes',
+               default=3, min=1,
+               help='How many healthy probes in a row a failed or degraded '
+                    'device needs before it is reported healthy and goes '
+                    'back into service (so a flapping device stays out). '
+                    'With health_interval, sets how long recovery takes.'),
     cfg.BoolOpt('hotplug',
                 default=True,
                 help='Rediscover and report at once when udev announces a '

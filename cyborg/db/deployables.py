@@ -185,6 +185,8 @@ class ProviderState:
     device_status: str
     missing: bool
     placement_digest: str
+    # What the device's agent last said of it (see devices.set_health).
+    device_health: str = 'healthy'
     # What cyborg last programmed into it (see record_bitstream).
     driver_name: str = None
     function_id: str = None
@@ -225,7 +227,7 @@ def list_provider_states(context, hostname, device_id=None,
                       dep.c.num_accelerators, dep.c.placement_digest,
                       dep.c.missing_since, dep.c.driver_name,
                       dep.c.function_id, dev.c.id.label('device_id'),
-                      dev.c.status,
+                      dev.c.status, dev.c.health,
                       out_of_service.label('handles_out_of_service'))
             .select_from(joined).where(*conditions).order_by(dep.c.name)):
         states.append(ProviderState(
@@ -234,6 +236,7 @@ def list_provider_states(context, hostname, device_id=None,
             num_accelerators=row.num_accelerators,
             traits=tuple(sorted(traits.get(row.id, ()))),
             device_id=row.device_id, device_status=row.status,
+            device_health=row.health,
             missing=row.missing_since is not None,
             placement_digest=row.placement_digest,
             driver_name=row.driver_name, function_id=row.function_id,

@@ -1,9 +1,10 @@
 """The devices table (and their control paths): every write, and the reads.
 
 Devices and their control path ids are written by agents' reports
-(:func:`add`, :func:`update`, :func:`delete`, called by ``host_reports``)
-and by an operator's enable/disable (:func:`set_status`, which the
-conductor then mirrors into Placement).
+(:func:`add`, :func:`update`, :func:`delete`, called by ``host_reports``),
+by an operator's enable/disable (:func:`set_status`) and by agents' health
+probes (:func:`set_health`); the conductor mirrors the last two into
+Placement.
 """
 
 import json
@@ -28,12 +29,13 @@ def _row_by_uuid(context, uuid):
 
 
 @engine.reader
-def list_devices(context, type=None, vendor=None, hostname=None, limit=None,
-                 marker=None, sort_key=None, sort_dir=None):
+def list_devices(context, type=None, vendor=None, hostname=None, health=None,
+                 limit=None, marker=None, sort_key=None, sort_dir=None):
     """Devices matching the exact filters given, newest first by default."""
     query = context.session.query(_DEVICE.__table__)
     for column, value in ((_DEVICE.type, type), (_DEVICE.vendor, vendor),
-                          (_DEVICE.hostname, hostname)):
+                          (_DEVICE.hostname, hostname),
+                          (_DEVICE.health, health)):
         if value is not None:
             query = query.filter(column == value)
     query = pagination.paginate(context, query, _DEVICE, limit, marker,
@@ -102,3 +104,75 @@ def set_status(context, device_uuid, status):
                     .values(status=status, updated_at=timeutils.utcnow()))
     return {'id': row.id, 'uuid': device_uuid, 'hostname': row.hostname,
             'status': status}
+
+
+# Health
+
+# Attempts at recording one health change against concurrent recorders
+# (two conductors applying a cast and a full report of the same host).
+HEALTH_ATTEMPTS = 5
+
+
+def set_health(context, hostname, controlpath, state, reason):
+    """Record what the host's agent says of the device at ``controlpath``.
+
+    ``controlpath`` is a ``{'cpid_type', 'info'}`` dict as agents report
+    it; ``reason`` is stored as given (None when healthy). A compare-and-
+    swap on the health read: of two conductors recording one change, one
+    records it and the other finds it recorded. Returns the device dict
+    with ``previous_health`` and ``previous_health_reason`` when this call
+    changed it, None when it already said so. DeviceNotFound when the host
+    has no device there; Invalid for a state that is none of
+    ``models.DEVICE_HEALTH_STATES``.
+    """
+    if state not in models.DEVICE_HEALTH_STATES:
+        raise exception.Invalid(reason='device health must be one of %s'
+                                       % ', '.join(
+                                           models.DEVICE_HEALTH_STATES))
+    cpid_info = json.dumps(controlpath['info'], sort_keys=True,
+                           separators=(',', ':'))
+    for _attempt in range(HEALTH_ATTEMPTS):
+        outcome = _set_health_once(context, hostname,
+                                   controlpath['cpid_type'], cpid_info,
+                                   state, reason)
+        if outcome is not _LOST_RACE:
+            return outcome
+    raise exception.Conflict(
+        reason='the health of the device at %s on %s kept changing under '
+               'us' % (cpid_info, hostname))
+
+
+_LOST_RACE = object()
+
+
+@engine.retry_on_contention
+@engine.writer
+def _set_health_once(context, hostname, cpid_type, cpid_info, state, reason):
+    session = context.session
+    row = session.execute(
+        sa.select(_DEV).select_from(_DEV.join(_CPID,
+                                              _CPID.c.device_id == _DEV.c.id))
+        .where(_DEV.c.hostname == hostname, _CPID.c.cpid_type == cpid_type,
+               _CPID.c.cpid_info == cpid_info)).first()
+    if row is None:
+        raise exception.DeviceNotFound(
+            uuid='%s on host %s' % (cpid_info, hostname))
+    if row.health == state and row.health_reason == reason:
+        return None
+    now = timeutils.utcnow()
+    values = {'health': state, 'health_reason': reason, 'updated_at': now}
+    if row.health != state:
+        values['health_since'] = now
+    previous_reason = (_DEV.c.health_reason.is_(None)
+                       if row.health_reason is None
+                       else _DEV.c.health_reason == row.health_reason)
+    result = session.execute(
+        sa.update(_DEV).where(_DEV.c.id == row.id,
+                              _DEV.c.health == row.health, previous_reason)
+        .values(**values))
+    if result.rowcount != 1:
+        return _LOST_RACE
+    device = dict(row._asdict(), **values)
+    device['previous_health'] = row.health
+    device['previous_health_reason'] = row.health_reason
+    return device

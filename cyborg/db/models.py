@@ -20,6 +20,8 @@ from sqlalchemy import orm
 # the other kinds.
 DEVICE_TYPES = ('GPU', 'FPGA', 'AICHIP', 'QAT', 'NIC', 'SSD', 'PCI')
 DEVICE_STATUSES = ('enabled', 'maintaining')
+# discovery.HEALTH_STATES, as the schema spells them.
+DEVICE_HEALTH_STATES = ('healthy', 'degraded', 'failed')
 CPID_TYPES = ('PCI',)
 ATTACH_TYPES = ('PCI', 'MDEV', 'TEST_PCI')
 ARQ_STATES = ('Initial', 'BindStarted', 'Bound', 'Unbound', 'BindFailed',
@@ -80,6 +82,14 @@ class Device(BASE):
     # Set when the device vanished from its host's report while an ARQ was
     # still bound to one of its deployables; cleared when it comes back.
     missing_since = sa.Column(sa.DateTime, nullable=True)
+    # What its agent's health probes last said (see db/devices.set_health):
+    # failed or degraded keeps its inventory reserved in Placement.
+    health = sa.Column(_enum(DEVICE_HEALTH_STATES, 'device_health'),
+                       nullable=False, default='healthy',
+                       server_default='healthy')
+    health_reason = sa.Column(sa.String(255), nullable=True)
+    # When health last changed state.
+    health_since = sa.Column(sa.DateTime, nullable=True)
 
 
 class ControlpathID(BASE):

@@ -25,6 +25,12 @@ attach handle, in ``fake_driver_prepared.json`` (see :func:`read_prepared`).
 The fake driver takes any keys, except that :data:`REFUSE_KEY` makes it
 refuse the config data, for testing that path.
 
+Its health (``HealthReporting``) is what a file says, so tests and the
+all-in-one can inject faults: ``<state_path>/fake_driver_health/<PCI
+address>`` (see :func:`health_path`, :func:`write_health`) holding
+``healthy``, ``degraded <reason>`` or ``failed <reason>``. No file, or an
+empty one, is healthy; anything else is failed, saying what the file held.
+
 Scrubbing between tenants is simulated too: each scrub of an attach
 handle is appended to ``fake_driver_scrubs.json`` (see
 :func:`read_scrubs`). While a file ``fake_driver_scrub_fail`` exists in
@@ -55,6 +61,7 @@ NUM_ACCELERATORS = 16
 CONTROLPATH_ADDRESS = '0000:0c:00.0'
 REGIONS_FILE = 'fake_driver_regions.json'
 PREPARED_FILE = 'fake_driver_prepared.json'
+HEALTH_DIR = 'fake_driver_health'
 DEVICES_FILE = 'fake_driver_devices.json'
 FAIL_MARKER = b'FAKE-PROGRAM-FAIL'
 REFUSE_KEY = 'fake.refuse'
@@ -115,6 +122,42 @@ def read_prepared(state_path):
         return {}
 
 
+def health_path(state_path, address=CONTROLPATH_ADDRESS):
+    """The file the fake driver reads the health of ``address`` from."""
+    return os.path.join(state_path, HEALTH_DIR, address)
+
+
+def write_health(state_path, state, reason='', address=CONTROLPATH_ADDRESS):
+    """Make the fake device at ``address`` report ``state`` (and reason)."""
+    path = health_path(state_path, address)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as handle:
+        handle.write(('%s %s' % (state, reason)).strip() + '\n')
+
+
+def read_health(state_path, address=CONTROLPATH_ADDRESS):
+    """The ``discovery.Health`` the health file of ``address`` describes."""
+    try:
+        with open(health_path(state_path, address)) as handle:
+            text = handle.read().strip()
+    except FileNotFoundError:
+        return discovery.Health(discovery.HEALTHY)
+    except OSError as exc:
+        return discovery.Health(discovery.FAILED,
+                                'cannot read its health file: %s' % exc)
+    if not text:
+        return discovery.Health(discovery.HEALTHY)
+    state, _space, reason = text.partition(' ')
+    state = state.lower()
+    if state == discovery.HEALTHY:
+        return discovery.Health(discovery.HEALTHY)
+    if state in discovery.HEALTH_STATES:
+        return discovery.Health(state, reason.strip() or
+                                'the fake health file says %s' % state)
+    return discovery.Health(discovery.FAILED,
+                            'the fake health file says %r' % text[:100])
+
+
 def read_device_addresses(state_path):
     """The control path addresses of the fake cards present, sorted."""
     try:
@@ -170,9 +213,9 @@ def read_regions(state_path):
 
 
 class FakeDriver(base.Driver, base.Programmable, base.Preparable,
-                 base.Scrubbable):
-    """One fake FPGA; programming, config data and scrubs are recorded in
-    JSON."""
+                 base.HealthReporting, base.Scrubbable):
+    """Fake FPGAs; programming, config data and scrubs are recorded in
+    JSON, health read from a file per card."""
 
     driver_name = DRIVER_NAME
 
@@ -249,6 +292,10 @@ class FakeDriver(base.Driver, base.Programmable, base.Preparable,
                 'times_prepared': previous.get('times_prepared', 0) + 1,
             }
             self._write_json(PREPARED_FILE, prepared)
+
+    def health(self, device):
+        return read_health(self.conf.state_path, discovery.pci_address_str(
+            device.controlpath.info))
 
     def scrub(self, controlpath, attach_handle):
         state_path = self.conf.state_path

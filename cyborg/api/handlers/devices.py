@@ -8,6 +8,9 @@ from cyborg.api import validation
 from cyborg.db import devices as device_db
 
 RESOURCE = 'devices'
+# The microversion from which devices show their health (and the list
+# filters by it); the one place that names it.
+HEALTH_VERSION = (2, 6)
 
 
 def _view(device, base_url, version):
@@ -25,17 +28,28 @@ def _view(device, base_url, version):
     }
     if version.matches((2, 3)):
         view['status'] = device['status']
+    if version.matches(HEALTH_VERSION):
+        # What the host's agent last reported (failed or degraded devices
+        # are reserved in Placement); the reason is null when healthy.
+        view['health'] = device['health']
+        view['health_reason'] = device['health_reason']
     return view
 
 
 def list_devices(req):
-    """GET /v2/devices[?type=&vendor=&hostname=]."""
+    """GET /v2/devices[?type=&vendor=&hostname=][&health= from 2.5]."""
     ctx = req.authorize(policies.GET_ALL)
-    params = validation.query(req, schemas.LIST_QUERY)
+    # Below 2.5, health is an unknown parameter: ignored, as all are.
+    params = validation.query(
+        req, schemas.LIST_QUERY_HEALTH if req.version.matches(HEALTH_VERSION)
+        else schemas.LIST_QUERY)
     page = req.page(params)
     devices = device_db.list_devices(
         ctx, type=params.get('type'), vendor=params.get('vendor'),
-        hostname=params.get('hostname'), **page.db_kwargs())
+        hostname=params.get('hostname'),
+        health=(params.get('health')
+                if req.version.matches(HEALTH_VERSION) else None),
+        **page.db_kwargs())
     base_url = req.links_base
     body = {RESOURCE: [_view(d, base_url, req.version) for d in devices]}
     page.add_next_link(body, RESOURCE, base_url, RESOURCE, params)

@@ -1,6 +1,7 @@
 """Schemas of /v2/devices."""
 
 from cyborg.api.schemas import common
+from cyborg.db import models
 
 SORT_KEYS = ('created_at', 'uuid', 'type', 'vendor', 'model', 'hostname')
 
@@ -8,9 +9,19 @@ SORT_KEYS = ('created_at', 'uuid', 'type', 'vendor', 'model', 'hostname')
 # others it accepted (parent_uuid, board, ...) did nothing and are refused.
 FILTER_FIELDS = ('limit', 'marker', 'sort_key', 'sort_dir')
 
-LIST_QUERY = dict(common.list_query(
-    SORT_KEYS,
+_FILTERS = dict(
     type={'type': 'string'},
     vendor={'type': 'string'},
     hostname={'type': 'string'},
-), **{'x-filter-fields': FILTER_FIELDS})
+)
+
+LIST_QUERY = dict(common.list_query(SORT_KEYS, **_FILTERS),
+                  **{'x-filter-fields': FILTER_FIELDS})
+
+# From the health microversion (handlers/devices.HEALTH_VERSION).
+LIST_QUERY_HEALTH = dict(common.list_query(
+    SORT_KEYS,
+    health={'type': 'string', 'enum': list(models.DEVICE_HEALTH_STATES),
+            'x-message': 'health must be one of %s'
+                         % ', '.join(models.DEVICE_HEALTH_STATES)},
+    **_FILTERS), **{'x-filter-fields': FILTER_FIELDS})

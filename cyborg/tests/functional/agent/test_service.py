@@ -157,6 +157,56 @@ def test_a_started_agent_reports_serves_and_stops(
     assert not agent._thread.is_alive()
 
 
+def test_a_started_agent_probes_health_on_its_own_interval(
+        placement_conf, rpc_transport, recording_conductor):
+    provider = _create_compute_node(placement_conf)
+    placement_conf.set_override('resource_provider_name', provider['name'],
+                                group='agent')
+    # Discovery runs once in the test's time; health every 0.1 s.
+    placement_conf.set_override('periodic_interval', 600)
+    placement_conf.set_override('health_interval', 0.1, group='agent')
+    placement_conf.set_override('health_recovery_probes', 2, group='agent')
+    agent = agent_service.AgentService(placement_conf, rpc_transport)
+
+    agent.start()
+    try:
+        assert recording_conductor.report_received.wait(10)
+        # After the recovery probes the device is reported healthy ...
+        assert agent_fixture.wait_for(
+            lambda: recording_conductor.health_reports, 10)
+        assert recording_conductor.health_reports[0]['changes'][0][
+            'state'] == 'healthy'
+        # ... and a fault at once, long before the next discovery.
+        fake.write_health(placement_conf.state_path, 'failed', 'fan')
+        assert agent_fixture.wait_for(
+            lambda: len(recording_conductor.health_reports) == 2, 10)
+        [change] = recording_conductor.health_reports[1]['changes']
+        assert (change['state'], change['reason']) == ('failed', 'fan')
+        assert change['controlpath'] == fake.FakeDriver(
+            placement_conf).discover()[0].controlpath.to_dict()
+    finally:
+        agent.stop()
+    assert not agent._health_thread.is_alive()
+
+
+def test_health_interval_0_probes_nothing(placement_conf, rpc_transport,
+                                          recording_conductor):
+    provider = _create_compute_node(placement_conf)
+    placement_conf.set_override('resource_provider_name', provider['name'],
+                                group='agent')
+    placement_conf.set_override('health_interval', 0, group='agent')
+    agent = agent_service.AgentService(placement_conf, rpc_transport)
+
+    agent.start()
+    try:
+        assert recording_conductor.report_received.wait(10)
+        assert agent.health_monitor is None and agent._health_thread is None
+        # A report without health: the conductor leaves health alone.
+        assert 'health' not in recording_conductor.reports[0]
+    finally:
+        agent.stop()
+
+
 def test_start_fails_fast_on_a_bad_driver(conf, rpc_transport):
     conf.set_override('enabled_drivers', ['fake_driver', 'no_such_driver'],
                       group='agent')

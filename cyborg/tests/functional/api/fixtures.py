@@ -131,7 +131,8 @@ class InventoryFixture(APIFixture):
     FPGA_ATTRIBUTE_UUID, and BOUND_ARQ_UUID (an ARQ of PROJECT_ID bound to
     the first FPGA handle, BOUND_HANDLE_UUID, for INSTANCE_UUID_ALT,
     through the profile named "seeded-fpga"; the other is
-    FREE_HANDLE_UUID).
+    FREE_HANDLE_UUID). The GPU's agent reported it degraded
+    (GPU_HEALTH_REASON).
     """
 
     def seed(self, engine):
@@ -181,6 +182,11 @@ class InventoryFixture(APIFixture):
                     uuid=conductor.BIND_STARTED_ARQ, state='BindStarted',
                     project_id=env['PROJECT_ID'],
                     device_profile_id=profile_id)
+            env['GPU_HEALTH_REASON'] = ('PCIe link trained at 8.0 GT/s x8, '
+                                        'below its 16.0 GT/s x16')
+            conn.execute(sa.update(models.Device.__table__).where(
+                models.Device.uuid == gpu['device_uuid']).values(
+                health='degraded', health_reason=env['GPU_HEALTH_REASON']))
         for kind, seeded in (('FPGA', fpga), ('GPU', gpu)):
             env['%s_DEVICE_UUID' % kind] = seeded['device_uuid']
             env['%s_DEPLOYABLE_UUID' % kind] = seeded['deployable_uuid']

@@ -1,7 +1,7 @@
 """A rolling upgrade over RabbitMQ: N-1 and N services working together.
 
 "N-1" is the real previous code, not a simulation: the commit
-:data:`PREVIOUS_RELEASE` (the last one before conductor RPC 1.1) is
+:data:`PREVIOUS_RELEASE` (the last one before conductor RPC 1.2) is
 exported from this repository's history with ``git archive`` and its
 ``cyborg-conductor`` or ``cyborg-agent`` runs as a process from that tree.
 "N" is this checkout. The database is migrated to this release's head
@@ -10,15 +10,15 @@ is restarted), so the old service also runs on the new schema.
 
 * An old agent and a new conductor: conductors are upgraded first and
   need no cap. The old agent's reports are applied and its heartbeats
-  recorded (with no RPC version stated: it speaks 1.0), and a bind with
-  config data reaches the old agent's driver through ``prepare``.
+  recorded (in the 1.1 form: it states its agent RPC version), and a bind
+  with config data reaches the old agent's driver through ``prepare``.
 * A new agent and an old conductor: the agent is capped with
-  ``[upgrade_levels] conductor = 1.0``, as on a compute host upgraded
+  ``[upgrade_levels] conductor = 1.1``, as on a compute host upgraded
   before every conductor. Its reports and heartbeats are applied in the
-  1.0 form and a bind with config data completes through the old
-  conductor. A second, uncapped new agent beside it is refused by the old
-  conductor: the cap (and the client's fallback to 1.0 it triggers) is
-  what makes the first one work.
+  1.1 form, it probes no health (health reports are 1.2) and a bind with
+  config data completes through the old conductor. A second, uncapped new
+  agent beside it is refused by the old conductor: the cap (and the
+  client's fallback to 1.1 it triggers) is what makes the first one work.
 
 Where the history is not there (an sdist, a shallow clone) the tests skip,
 saying why, and fail under CI, which tests a full clone. When the next
@@ -36,6 +36,7 @@ import pytest
 import sqlalchemy as sa
 
 from cyborg.accelerator.drivers import fake
+from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg import context as cyborg_context
 from cyborg.db import migration
@@ -46,8 +47,8 @@ from cyborg.tests.fixtures import placement as placement_fixture
 from cyborg.tests.fixtures import processes as proc_fixture
 from cyborg.tests.fixtures import servers
 
-# main before conductor RPC 1.1: conductor 1.0, agent 1.1.
-PREVIOUS_RELEASE = '4ca2c29ac603a1e89808f179e259123d9b9719b5'
+# main before conductor RPC 1.2 (device health): conductor 1.1, agent 1.1.
+PREVIOUS_RELEASE = '8d425803be4fd6b62934f657f79434a86bd17648'
 # The checkout this test file is in (cyborg/tests/functional/conductor/).
 REPO = pathlib.Path(__file__).resolve().parents[4]
 WAIT_SECONDS = 90
@@ -79,8 +80,8 @@ def previous_release(tmp_path_factory):
             tar.extractall(root, filter='data')
         else:
             tar.extractall(root)
-    # The export is the old code indeed: its conductor API is 1.0.
-    assert "RPC_API_VERSION = '1.0'" in (
+    # The export is the old code indeed: its conductor API is 1.1.
+    assert "RPC_API_VERSION = '1.1'" in (
         root / 'cyborg' / 'conductor' / 'rpcapi.py').read_text()
     return root
 
@@ -239,8 +240,8 @@ def test_an_old_agent_works_with_a_new_conductor(cloud, previous_release):
     name, state = cloud.start_agent('old', code_root=previous_release)
 
     host = _assert_reports_and_heartbeats(cloud, name)
-    # The old agent spoke conductor RPC 1.0: no version stated.
-    assert host['agent_rpc_version'] is None
+    # The old agent spoke conductor RPC 1.1, stating its agent RPC version.
+    assert host['agent_rpc_version'] == '1.1'
 
     row = _bind_with_config_data(cloud, name)
     assert (row['state'], row['bind_error']) == ('Bound', None)
@@ -254,18 +255,22 @@ def test_an_old_agent_works_with_a_new_conductor(cloud, previous_release):
 def test_a_capped_new_agent_works_with_an_old_conductor(cloud,
                                                         previous_release):
     cloud.start_conductor(code_root=previous_release)
-    name, state = cloud.start_agent('capped', conductor_cap='1.0')
+    name, state = cloud.start_agent('capped', conductor_cap='1.1')
     uncapped, _state = cloud.start_agent('uncapped')
 
     host = _assert_reports_and_heartbeats(cloud, name)
-    assert host['agent_rpc_version'] is None
+    # The 1.1 form states the agent RPC version this agent serves.
+    assert host['agent_rpc_version'] == agent_rpcapi.RPC_API_VERSION
+    # Health reports would be 1.2: the capped agent does not probe.
+    assert 'Not probing device health: [upgrade_levels] conductor caps' in \
+        cloud.processes.log('agent-capped')
 
-    row = _bind_with_config_data(cloud, name, conductor_cap='1.0')
+    row = _bind_with_config_data(cloud, name, conductor_cap='1.1')
     assert (row['state'], row['bind_error']) == ('Bound', None)
     assert _prepared_handles(state) == {
         _held_handle(cloud, name, row): CONFIG_DATA}
 
-    # Without the cap, the 1.1 form is refused by the old conductor: the
+    # Without the cap, the 1.2 form is refused by the old conductor: the
     # uncapped agent's reports never land.
     cloud.wait_for(lambda: 'UnsupportedVersion' in cloud.processes.log(
         'agent-uncapped'), 'the old conductor refusing the uncapped agent')

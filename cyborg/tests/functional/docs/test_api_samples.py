@@ -157,10 +157,10 @@ STEPS = [
     Step('DELETE', '/v2/device_profiles?value=old-profile', 204,
          '/v2/device_profiles'),
 
-    Step('GET', '/v2/devices', 200, '/v2/devices', version='accelerator 2.3',
+    Step('GET', '/v2/devices', 200, '/v2/devices', version='accelerator 2.6',
          response='devices/list-response.json'),
     Step('GET', '/v2/devices/{FPGA_DEVICE_UUID}', 200, '/v2/devices/{uuid}',
-         version='accelerator 2.3', response='devices/show-response.json'),
+         version='accelerator 2.6', response='devices/show-response.json'),
     Step('POST', '/v2/devices/{FPGA_DEVICE_UUID}/disable', 200,
          '/v2/devices/{uuid}/disable'),
     Step('POST', '/v2/devices/{FPGA_DEVICE_UUID}/enable', 200,

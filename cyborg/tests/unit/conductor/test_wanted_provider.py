@@ -2,8 +2,10 @@
 
 import pytest
 
+from cyborg.accelerator import discovery
 from cyborg.conductor import placement_sync
 from cyborg.db import deployables
+from cyborg.db import models
 
 CN = 'c0c0c0c0-0000-4000-8000-000000000000'
 
@@ -29,10 +31,26 @@ def test_enabled_deployable():
 
 
 @pytest.mark.parametrize('overrides', [{'device_status': 'maintaining'},
-                                       {'missing': True}])
+                                       {'missing': True},
+                                       {'device_health': 'failed'},
+                                       {'device_health': 'degraded'}])
 def test_unusable_deployable_is_fully_reserved(overrides):
     wanted = placement_sync.wanted_provider(state(**overrides), CN)
     assert wanted.inventories['FPGA']['reserved'] == 4
+
+
+def test_a_healthy_device_again_is_reserved_as_operators_set_it():
+    # Recovery gives back what maintenance says, not a blanket 0.
+    assert placement_sync.wanted_provider(
+        state(device_health='healthy'), CN).inventories['FPGA'][
+            'reserved'] == 0
+    assert placement_sync.wanted_provider(
+        state(device_health='healthy', device_status='maintaining'),
+        CN).inventories['FPGA']['reserved'] == 4
+
+
+def test_the_schema_knows_every_health_state_drivers_report():
+    assert models.DEVICE_HEALTH_STATES == discovery.HEALTH_STATES
 
 
 def test_no_resource_class_means_no_provider():

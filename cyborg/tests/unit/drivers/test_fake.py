@@ -2,6 +2,7 @@
 programming that tests of the bind path can inspect."""
 
 import hashlib
+import os
 
 import pytest
 
@@ -97,6 +98,45 @@ class TestProgramming:
             fake.FakeDriver(conf).program(controlpath, image)
 
         assert fake.read_regions(conf.state_path) == {}
+
+
+# Health: what a file under the state path says.
+
+def _health(conf):
+    driver = fake.FakeDriver(conf)
+    [device] = driver.discover()
+    return driver.health(device)
+
+
+def test_no_health_file_is_healthy(conf):
+    assert _health(conf) == discovery.Health('healthy')
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('healthy\n', discovery.Health('healthy')),
+    ('', discovery.Health('healthy')),
+    ('failed ECC errors on bank 2\n',
+     discovery.Health('failed', 'ECC errors on bank 2')),
+    ('DEGRADED link at x8', discovery.Health('degraded', 'link at x8')),
+    ('failed', discovery.Health('failed', 'the fake health file says '
+                                          'failed')),
+    ('on fire', discovery.Health('failed', "the fake health file says "
+                                           "'on fire'")),
+])
+def test_the_health_file_is_the_health(conf, text, expected):
+    path = fake.health_path(conf.state_path)
+    os.makedirs(os.path.dirname(path))
+    with open(path, 'w') as handle:
+        handle.write(text)
+
+    assert _health(conf) == expected
+
+
+def test_write_health_writes_what_the_driver_reads(conf):
+    fake.write_health(conf.state_path, 'degraded', 'slow')
+    assert _health(conf) == discovery.Health('degraded', 'slow')
+    assert fake.health_path(conf.state_path).endswith(
+        'fake_driver_health/0000:0c:00.0')
 
 
 def _handle(driver):
