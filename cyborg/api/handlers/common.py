@@ -35,6 +35,7 @@ class APIServices:
         self.public_endpoint = conf.api.public_endpoint
         self.max_limit = conf.api.max_limit
         self.max_arqs_per_request = conf.api.max_arqs_per_request
+        self.bind_wait_seconds = conf.api.bind_wait_seconds
         self.require_service_token = conf.api.require_service_token_for_bind
         self.service_token_roles = list(
             conf.keystone_authtoken.service_token_roles)
