@@ -196,10 +196,12 @@ def create_arqs(req):
             req, ctx, validation.canonical_uuid(body['device_context_uuid']))
     else:
         name = body['device_profile_name']
-        profile = dp_db.get_device_profile(ctx, name=name)
-        counts = accelerator_counts(req, 'Device profile %s' % name,
-                                    profile['groups'])
-        arqs = arq_states.create(ctx, profile, counts)
+        # One transaction: the profile read, then the ARQs written.
+        with db_engine.write_transaction(ctx):
+            profile = dp_db.get_device_profile(ctx, name=name)
+            counts = accelerator_counts(req, 'Device profile %s' % name,
+                                        profile['groups'])
+            arqs = arq_states.create(ctx, profile, counts)
     base_url = req.links_base
     return common.json_response(
         {'arqs': [_view(arq, base_url, req.version) for arq in arqs]},
