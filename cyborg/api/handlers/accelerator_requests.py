@@ -6,8 +6,8 @@ names is checked first (it exists and the caller sees it, its state
 allows the op, the provider to bind to is a deployable of ours on the
 named host, the instance holds no ARQs yet); then all of them change in
 one transaction, or none does. Binds are then durable ``BindStarted``
-rows that a conductor finishes (one RPC call, whose answer the PATCH
-waits for a bounded time, see :func:`_start_binds`); unbinds have freed their
+rows that a conductor finishes (one RPC cast, or a call whose answer the
+PATCH waits for a bounded time, see :func:`_start_binds`); unbinds have freed their
 attach handles, and the conductor only removes the mdevs among them.
 Delete frees handles in the transaction that deletes the rows, likewise.
 Once such a transaction has committed, each ARQ it unbound or deleted is
@@ -307,8 +307,8 @@ def _start_binds(req, ctx, uuids):
     The binds are committed as BindStarted: conductor recovery finishes
     (or fails, telling Nova) them even without this message, so the client
     gets its 202 whatever happens here. Waiting for the conductor's
-    answer (``[api] bind_wait_seconds``) only means that most binds are
-    Bound by the time the 202 is sent.
+    answer (``[api] bind_wait_seconds``, off by default) only means that
+    most binds are Bound by the time the 202 is sent.
     """
     conductor = req.services.conductor
     if req.services.bind_wait_seconds:

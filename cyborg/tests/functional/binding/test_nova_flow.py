@@ -9,6 +9,7 @@ calls, in the order Nova makes them.
 
 import uuid
 
+import pytest
 import requests
 import sqlalchemy as sa
 
@@ -91,7 +92,13 @@ def _bind_patch(session, endpoint, host, rp_uuid, arq_uuids):
         for arq_uuid in arq_uuids})
 
 
-def test_the_202_of_a_bind_comes_once_it_is_bound(db, cloud, stub_nova):
+@pytest.fixture
+def bind_wait(bind_conf):
+    bind_conf.set_override('bind_wait_seconds', 10, group='api')
+
+
+def test_the_202_of_a_bind_comes_once_it_is_bound(db, bind_wait, cloud,
+                                                  stub_nova):
     # [api] bind_wait_seconds: the PATCH waits for the conductor's answer
     # for binds that need no agent, so Nova's first read sees Bound.
     endpoint, rp_uuid, host = cloud
