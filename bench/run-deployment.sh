@@ -8,6 +8,7 @@
 #   bench/run-deployment.sh            # N=1000, concurrency 1 and 8
 #   N=200 CONCURRENCY="1" bench/run-deployment.sh
 #   BENCH=arq-volume bench/run-deployment.sh   # Nova's calls, 100 vs 1M ARQs
+#   BENCH=serve bench/run-deployment.sh        # deploy, then wait (profiling)
 #
 # Results: one JSON line per phase in $STATE/results-c<C>.jsonl (and on
 # stdout). Only loopback addresses are used.
@@ -19,7 +20,20 @@ CONCURRENCY=${CONCURRENCY:-"1 8"}
 STATE=${STATE:-/tmp/cyborg-bench}
 DB_NAME=${DB_NAME:-cyborg_bench}
 DB_URL=${DB_URL:-mysql+pymysql://root@127.0.0.1:3306/$DB_NAME}
-TRANSPORT_URL=${TRANSPORT_URL:-rabbit://guest:guest@127.0.0.1:5672/}
+# oslo.messaging names queues after the topic alone: a conductor of
+# anything else on the same virtual host (a test run) would take this
+# deployment's messages. Use a virtual host of our own where we can make one.
+VHOST=${VHOST:-cyborg_bench}
+if [ -z "${TRANSPORT_URL:-}" ]; then
+    TRANSPORT_URL=rabbit://guest:guest@127.0.0.1:5672/
+    if command -v rabbitmqctl >/dev/null; then
+        rabbitmqctl -q add_vhost "$VHOST" >/dev/null 2>&1 || true  # or exists
+        if rabbitmqctl -q set_permissions -p "$VHOST" guest '.*' '.*' '.*' \
+                >/dev/null 2>&1; then
+            TRANSPORT_URL=rabbit://guest:guest@127.0.0.1:5672/$VHOST
+        fi
+    fi
+fi
 WORKLOAD=${WORKLOAD:-$ROOT/../shared/bench/workload.py}
 HELLO=${HELLO:-$ROOT/../shared/bench/hello_wsgi.py}
 API_PORT=${API_PORT:-16666} HELLO_PORT=${HELLO_PORT:-16667}
@@ -81,10 +95,18 @@ $PY -m gunicorn -w 2 --threads 4 -k gthread -b 127.0.0.1:$HELLO_PORT \
 # Ready once the fake deployable has its provider.
 for _ in $(seq 150); do
     curl -sf http://127.0.0.1:$API_PORT/v2/deployables 2>/dev/null \
-        | grep -q '"rp_uuid": "' && break
+        | grep -q '"rp_uuid": *"' && break
     sleep 0.2
 done
 
+if [ "${BENCH:-workload}" = serve ]; then
+    # Keep the deployment up (for profiling it, or driving it by hand)
+    # until this script is stopped.
+    echo "serving on http://127.0.0.1:$API_PORT; stop with kill $$"
+    trap 'exit 0' TERM INT
+    sleep infinity & pids+=($!)
+    wait $!
+fi
 if [ "${BENCH:-workload}" = arq-volume ]; then
     # Nova's ARQ calls at 100 ARQs and at a million (bench/arq_volume.py).
     $PY bench/arq_volume.py --endpoint http://127.0.0.1:$API_PORT \

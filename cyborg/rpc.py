@@ -8,6 +8,7 @@ caller, because that module is in ``allowed_remote_exmods``.
 """
 
 import oslo_messaging as messaging
+from oslo_messaging import server as messaging_server
 
 from cyborg import context as cyborg_context
 from cyborg import exception
@@ -92,6 +93,17 @@ def get_client(transport, topic, version, server=None, timeout=None,
     return messaging.get_rpc_client(transport, target,
                                     serializer=ContextSerializer(),
                                     timeout=timeout, version_cap=version_cap)
+
+
+def executor_threads(conf):
+    """The number of threads an RPC server of conf runs calls on.
+
+    oslo.messaging registers ``executor_thread_pool_size`` when it builds
+    a server; this registers it earlier (its own option object, so the
+    registration is the same) to read it before.
+    """
+    conf.register_opts(messaging_server._pool_opts)
+    return conf.executor_thread_pool_size
 
 
 def get_server(transport, topic, server, endpoints, executor='threading'):

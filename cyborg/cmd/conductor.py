@@ -33,7 +33,8 @@ def main(argv=None):
         argv, description='Apply accelerator discovery reports, keep '
                           'Placement in line and bind accelerators.')
     try:
-        db_engine.configure(conf)
+        db_engine.configure(conf, concurrent_transactions=(
+            conductor_service.concurrent_transactions(conf)))
         # Connect now, so a wrong [database] connection fails the start.
         db_engine.get_engine().connect().close()
         conductor = conductor_service.ConductorService(

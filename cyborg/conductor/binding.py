@@ -42,6 +42,7 @@ outcome) and is told to Nova as a ``failed`` event.
 from concurrent import futures
 import dataclasses
 import datetime
+import functools
 import logging
 import uuid
 
@@ -237,20 +238,49 @@ class Binder:
                         for arq_uuid, future in running.items()}
         finished = [u for u, outcome in outcomes.items() if outcome]
         if deliver_events and finished and self._nova_enabled:
-            try:
-                self._events.deliver_due(context, arq_uuids=finished)
-            except Exception:
-                # The events are safe in the outbox; recovery sends them.
-                LOG.exception('Delivering the events of %d binds failed',
-                              len(finished))
+            self._deliver(context, finished)
         return outcomes
 
-    def bind_one(self, context, arq_uuid):
+    def bind_answering(self, context, arq_uuids):
+        """Finish now the binds that need no remote call; {uuid: outcome}.
+
+        The others go on in the pool (their outcome here is None, as for a
+        bind another worker holds), each delivering its own Nova event;
+        the events of the binds finished now are delivered from the pool
+        too, so that the caller gets its answer first.
+        """
+        arq_uuids = list(dict.fromkeys(arq_uuids))
+        remote = []
+        outcomes = {arq_uuid: self.bind_one(
+            context, arq_uuid, remote_steps=lambda *later: remote.append(later))
+            for arq_uuid in arq_uuids}
+        for arq_uuid, steps in remote:
+            self._pool.submit(self._run_and_deliver, context, arq_uuid, steps)
+        finished = [u for u, outcome in outcomes.items() if outcome]
+        if finished and self._nova_enabled:
+            self._pool.submit(self._deliver, context, finished)
+        return outcomes
+
+    def _run_and_deliver(self, context, arq_uuid, steps):
+        if steps() and self._nova_enabled:
+            self._deliver(context, [arq_uuid])
+
+    def _deliver(self, context, finished):
+        try:
+            self._events.deliver_due(context, arq_uuids=finished)
+        except Exception:
+            # The events are safe in the outbox; recovery sends them.
+            LOG.exception('Delivering the events of %d binds failed',
+                          len(finished))
+
+    def bind_one(self, context, arq_uuid, remote_steps=None):
         """Bind one ARQ if nobody else is; its outcome, or None. Never raises.
 
         A bind that needs no remote call is done in one transaction
         (:func:`start_bind`); the others go on step by step under the lease
-        that transaction took.
+        that transaction took, or, given ``remote_steps``, are handed to it
+        (``remote_steps(arq_uuid, steps)``, ``steps()`` returning the
+        outcome) and None is returned.
         """
         owner = '%s:%s' % (self._conf.host, uuid.uuid4().hex)
         try:
@@ -262,12 +292,21 @@ class Binder:
             return None
         if start is None:
             return None
-        arq = start.arq
         if start.outcome == arq_states.BOUND:
-            self._log_bound(arq, start.handle)
+            self._log_bound(start.arq, start.handle)
             self._notify_outcome(context, start.inputs, arq_states.BOUND,
                                  start.handle)
             return arq_states.BOUND
+        steps = functools.partial(self._bind_remotely, context, arq_uuid,
+                                  start, owner)
+        if remote_steps is not None:
+            remote_steps(arq_uuid, steps)
+            return None
+        return steps()
+
+    def _bind_remotely(self, context, arq_uuid, start, owner):
+        """The steps of a bind after start_bind; its outcome, or None."""
+        arq = start.arq
         attempt = _Attempt(arq, owner, self._deadline(arq), start.inputs)
         try:
             if timeutils.utcnow() >= attempt.deadline:

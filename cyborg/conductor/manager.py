@@ -36,14 +36,15 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    """RPC API 1.2: report_data, heartbeat, report_health,
-    set_device_status, bind_arqs, arqs_deleted, program_deployable.
+    """RPC API 1.3: report_data, heartbeat, report_health (1.2),
+    set_device_status, bind_arqs, bind_arqs_and_answer (1.3), arqs_deleted,
+    program_deployable.
 
-    1.0 and 1.1 callers (agents of earlier releases, or capped ones) are
-    served too: the arguments 1.1 and 1.2 added are optional.
+    1.0, 1.1 and 1.2 callers (agents of earlier releases, or capped ones)
+    are served too: the arguments 1.1 and 1.2 added are optional.
     """
 
-    target = messaging.Target(version='1.2')
+    target = messaging.Target(version='1.3')
 
     def __init__(self, conf, placement_client, placement_sync, binder,
                  notifier=None, scrubber=None):
@@ -138,6 +139,13 @@ class ConductorManager:
         the batch are sent once all its binds are done.
         """
         self.binder.bind_batch(context, arq_uuids)
+
+    def bind_arqs_and_answer(self, context, arq_uuids):
+        """bind_arqs, answered once the binds needing no remote call are
+        done: {uuid: 'Bound' | 'BindFailed' | None} (None: still going on,
+        in the bind pool, or another worker's).
+        """
+        return self.binder.bind_answering(context, arq_uuids)
 
     def arqs_deleted(self, context, released_handles):
         """Remove the mdevs among the handles the API released and run

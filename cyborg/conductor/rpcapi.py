@@ -21,14 +21,19 @@ to the version that introduced it):
         full report. A client capped at 1.1 sends neither (its host's
         devices keep the health last recorded); 1.2 conductors serve the
         1.0 and 1.1 forms too.
+* 1.3 - bind_arqs_and_answer: bind_arqs as a call, answered once the
+        binds that need no remote call are done (the API waits for it,
+        bounded, so that Nova's first read already sees Bound). A client
+        capped below 1.3, or answered by an older conductor, casts
+        bind_arqs instead.
 """
 
 from cyborg import rpc
 
-RPC_API_VERSION = '1.2'
+RPC_API_VERSION = '1.3'
 # Every version of this API, oldest first: what [upgrade_levels] conductor
 # may name.
-RPC_VERSIONS = ('1.0', '1.1', '1.2')
+RPC_VERSIONS = ('1.0', '1.1', '1.2', '1.3')
 # The version that brought device health.
 HEALTH_VERSION = '1.2'
 
@@ -133,6 +138,23 @@ class ConductorAPI:
         """
         cctxt = self._client.prepare(version='1.0')
         cctxt.cast(context, 'bind_arqs', arq_uuids=arq_uuids)
+
+    def bind_arqs_and_answer(self, context, arq_uuids, timeout):
+        """Run the binds; answer once those needing no remote call are done.
+
+        A call (1.3) of at most ``timeout`` seconds (MessagingTimeout
+        after): ``{uuid: 'Bound' | 'BindFailed' | None}``, None for a bind
+        still going on (it needs an agent or Glance) or run by another
+        worker. As with bind_arqs the work is durable: a lost message or
+        a dead conductor leaves it to recovery. Capped below 1.3, this
+        casts bind_arqs and returns None.
+        """
+        if not self._client.can_send_version('1.3'):
+            self.bind_arqs(context, arq_uuids)
+            return None
+        cctxt = self._client.prepare(version='1.3', timeout=timeout)
+        return cctxt.call(context, 'bind_arqs_and_answer',
+                          arq_uuids=arq_uuids)
 
     def arqs_deleted(self, context, released_handles):
         """Clean up on hosts after ARQs were deleted or unbound (cast).

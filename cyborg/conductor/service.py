@@ -41,6 +41,21 @@ from cyborg import rpc
 
 LOG = logging.getLogger(__name__)
 
+# Threads besides the RPC executor's and the bind pool's: the periodic
+# tasks' and the Nova event delivery's.
+OTHER_DB_THREADS = 2
+
+
+def concurrent_transactions(conf):
+    """How many of a conductor's threads may hold a DB transaction at once.
+
+    Every RPC executor thread (oslo.messaging's
+    ``executor_thread_pool_size``), every bind thread
+    (``thread_pool_size``) and the background threads.
+    """
+    return (rpc.executor_threads(conf) + conf.thread_pool_size
+            + OTHER_DB_THREADS)
+
 
 class Conductor:
     """One conductor's working parts, each built once.

@@ -58,6 +58,17 @@ opts = [
                default=114688, min=1024,
                help='Largest request body, in bytes, the API reads; a '
                     'larger one is refused with 413.'),
+    cfg.FloatOpt('bind_wait_seconds',
+                 default=0.0, min=0,
+                 help='How long a bind PATCH waits for the conductor to '
+                      'finish the binds that need no call to an agent or '
+                      'Glance (most binds: no bitstream, no mdev), so that '
+                      'the first read after the 202 already shows Bound. '
+                      'The answer is still 202 and the bind still the '
+                      'conductor\'s: past this time, or for binds that '
+                      'need an agent, the PATCH returns and the bind goes '
+                      'on. 0 (the default) sends the bind without waiting; '
+                      'see bench/README.md for why it is off.'),
 ]
 
 

@@ -140,18 +140,19 @@ def _row(session, arq_uuid):
 def create(context, profile, counts):
     """Create ``counts[i]`` ARQs for group i of profile, all Initial.
 
-    ``profile`` is the dict of ``device_profiles.get_device_profile``;
-    DeviceProfileNotFound when it was deleted meanwhile. Returns the ARQs
-    as the dicts the API shows.
+    ``profile`` is the dict ``device_profiles.get_device_profile`` returned
+    in the caller's write transaction, which this joins: a profile deleted
+    since is then either seen by that read (SQLite writers run one at a
+    time) or refused by the foreign key (DeviceProfileNotFound). Returns
+    the ARQs as the dicts the API shows.
     """
-    exists = context.session.execute(
-        sa.select(_DP.c.id).where(_DP.c.id == profile['id'])).first()
-    if exists is None:
+    try:
+        return _insert(context, counts, context.project_id,
+                       {'device_profile_id': profile['id']},
+                       {'device_profile_name': profile['name'],
+                        'device_context_uuid': None, 'config_data': {}})
+    except db_exc.DBReferenceError:
         raise exception.DeviceProfileNotFound(ident=profile['name'])
-    return _insert(context, counts, context.project_id,
-                   {'device_profile_id': profile['id']},
-                   {'device_profile_name': profile['name'],
-                    'device_context_uuid': None, 'config_data': {}})
 
 
 @engine.writer

@@ -218,9 +218,30 @@ context_manager.append_on_engine_create(prepare_sqlite_engine)
 context_manager.append_on_engine_create(trim_round_trips)
 
 
-def configure(conf):
-    """Point the transaction context at conf's [database] options, once."""
+def configure(conf, concurrent_transactions=None):
+    """Point the transaction context at conf's [database] options, once.
+
+    ``concurrent_transactions``: how many threads of the process may hold
+    a transaction at once. The pool then keeps that many connections
+    (unless ``[database] max_pool_size`` is set): above its size it opens
+    a connection per transaction and closes it after, and a new pymysql
+    connection costs 10-90 ms of CPU (it builds an SSL context each time,
+    even for a server without TLS), which made a burst of concurrent binds
+    spend a quarter of the conductor's time connecting.
+    """
+    size_pool(conf, concurrent_transactions)
     configure_options(_database_options(conf))
+
+
+def size_pool(conf, concurrent_transactions):
+    """Make ``max_pool_size`` default to concurrent_transactions (if more).
+
+    A value set in the configuration files is kept.
+    """
+    if concurrent_transactions and (
+            concurrent_transactions > conf.database.max_pool_size):
+        conf.set_default('max_pool_size', concurrent_transactions,
+                         group='database')
 
 
 def configure_options(options):

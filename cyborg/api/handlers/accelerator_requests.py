@@ -6,7 +6,8 @@ names is checked first (it exists and the caller sees it, its state
 allows the op, the provider to bind to is a deployable of ours on the
 named host, the instance holds no ARQs yet); then all of them change in
 one transaction, or none does. Binds are then durable ``BindStarted``
-rows that a conductor finishes (one RPC cast); unbinds have freed their
+rows that a conductor finishes (one RPC cast, or a call whose answer the
+PATCH waits for a bounded time, see :func:`_start_binds`); unbinds have freed their
 attach handles, and the conductor only removes the mdevs among them.
 Delete frees handles in the transaction that deletes the rows, likewise.
 Once such a transaction has committed, each ARQ it unbound or deleted is
@@ -14,6 +15,8 @@ notified (``accelerator_request.unbind.end`` / ``.delete.end``).
 """
 
 import logging
+
+import oslo_messaging as messaging
 
 from cyborg.api import errors
 from cyborg.api.handlers import common
@@ -193,10 +196,12 @@ def create_arqs(req):
             req, ctx, validation.canonical_uuid(body['device_context_uuid']))
     else:
         name = body['device_profile_name']
-        profile = dp_db.get_device_profile(ctx, name=name)
-        counts = accelerator_counts(req, 'Device profile %s' % name,
-                                    profile['groups'])
-        arqs = arq_states.create(ctx, profile, counts)
+        # One transaction: the profile read, then the ARQs written.
+        with db_engine.write_transaction(ctx):
+            profile = dp_db.get_device_profile(ctx, name=name)
+            counts = accelerator_counts(req, 'Device profile %s' % name,
+                                        profile['groups'])
+            arqs = arq_states.create(ctx, profile, counts)
     base_url = req.links_base
     return common.json_response(
         {'arqs': [_view(arq, base_url, req.version) for arq in arqs]},
@@ -268,7 +273,7 @@ def _apply_patch(req, ctx, patch):
             describe_arqs=req.services.notifier.enabled,
             scrub_policy=req.services.scrub_policy)
     if binds:
-        _cast_binds(req, ctx, list(binds))
+        _start_binds(req, ctx, list(binds))
     after_release(req, ctx, released, notifications.ARQ_UNBIND_END)
     return common.empty_response(202)
 
@@ -297,13 +302,33 @@ def check_bind_targets(ctx, binds):
                 actual=hostname)
 
 
-def _cast_binds(req, ctx, uuids):
+def _start_binds(req, ctx, uuids):
+    """Have a conductor run the binds; wait (bounded) for the quick ones.
+
+    The binds are committed as BindStarted: conductor recovery finishes
+    (or fails, telling Nova) them even without this message, so the client
+    gets its 202 whatever happens here. Waiting for the conductor's
+    answer (``[api] bind_wait_seconds``, off by default) only means that
+    most binds are Bound by the time the 202 is sent.
+    """
+    conductor = req.services.conductor
+    if req.services.bind_wait_seconds:
+        try:
+            conductor.bind_arqs_and_answer(
+                ctx, uuids, timeout=req.services.bind_wait_seconds)
+            return
+        except messaging.MessagingTimeout:
+            # The conductor has the message and is busy: it goes on.
+            LOG.info('No answer within %ss to the binds of %s; they go on',
+                     req.services.bind_wait_seconds, uuids)
+            return
+        except Exception:
+            # An older conductor (RPC < 1.3), or a failed send: cast.
+            LOG.warning('Could not wait for the binds of %s; casting them',
+                        uuids, exc_info=True)
     try:
-        req.services.conductor.bind_arqs(ctx, uuids)
+        conductor.bind_arqs(ctx, uuids)
     except Exception:
-        # The binds are committed as BindStarted: conductor recovery
-        # finishes (or fails, telling Nova) them even without this
-        # message, so the client still gets its 202.
         LOG.exception('Could not cast bind_arqs for %s; recovery will '
                       'pick them up', uuids)
 

@@ -10,8 +10,8 @@ or the conductor, and returns a ``webob.Response`` built with
 """
 
 import datetime
-import json
 
+import orjson
 import webob
 
 from cyborg.api import errors
@@ -19,6 +19,7 @@ from cyborg.api import links
 from cyborg.api import microversion
 from cyborg.accelerator import scrub_policy
 from cyborg.api import policy
+from cyborg.api import profile_renderings
 from cyborg.db import device_contexts
 from cyborg import notifications
 
@@ -35,6 +36,7 @@ class APIServices:
         self.public_endpoint = conf.api.public_endpoint
         self.max_limit = conf.api.max_limit
         self.max_arqs_per_request = conf.api.max_arqs_per_request
+        self.bind_wait_seconds = conf.api.bind_wait_seconds
         self.require_service_token = conf.api.require_service_token_for_bind
         self.service_token_roles = list(
             conf.keystone_authtoken.service_token_roles)
@@ -44,6 +46,7 @@ class APIServices:
         self.notifier = notifications.Notifier.from_conf(conf)
         # Which handles unbinds and deletes send to be scrubbed.
         self.scrub_policy = scrub_policy.ScrubPolicy.from_conf(conf)
+        self.profile_renderings = profile_renderings.ProfileRenderings()
 
 
 class APIRequest(webob.Request):
@@ -114,9 +117,16 @@ class APIRequest(webob.Request):
 
 
 def json_response(body, status=200):
-    return webob.Response(body=json.dumps(body).encode('utf-8'),
-                          status=status, content_type='application/json',
-                          charset=None)
+    # orjson: the same JSON as the json module's (UTF-8 where json writes
+    # \u escapes, no spaces), in a tenth of the time on large lists.
+    return raw_json_response(
+        orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), status)
+
+
+def raw_json_response(body, status=200):
+    """A response of JSON already encoded (bytes)."""
+    return webob.Response(body=body, status=status,
+                          content_type='application/json', charset=None)
 
 
 def empty_response(status):

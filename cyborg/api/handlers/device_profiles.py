@@ -3,6 +3,7 @@
 from cyborg.api import errors
 from cyborg.api.handlers import common
 from cyborg.api import links
+from cyborg.api import profile_renderings
 from cyborg.api.policies import device_profiles as policies
 from cyborg.api.schemas import common as schema_common
 from cyborg.api.schemas import device_profiles as schemas
@@ -68,7 +69,7 @@ def normalize_groups(groups):
     return result
 
 
-def _view(profile, base_url, timestamp=common.isotime):
+def _fields(profile, timestamp=common.isotime):
     return {
         'uuid': profile['uuid'],
         'name': profile['name'],
@@ -76,8 +77,12 @@ def _view(profile, base_url, timestamp=common.isotime):
         'groups': profile['groups'],
         'created_at': timestamp(profile['created_at']),
         'updated_at': timestamp(profile['updated_at']),
-        'links': links.self_links(base_url, RESOURCE, profile['uuid']),
     }
+
+
+def _view(profile, base_url):
+    return dict(_fields(profile),
+                links=links.self_links(base_url, RESOURCE, profile['uuid']))
 
 
 def _python_str_time(value):
@@ -106,28 +111,51 @@ def list_device_profiles(req):
     page = req.page(params)
     names = (validation.comma_list(params['name'], 'name')
              if 'name' in params else None)
-    profiles = dp_db.list_device_profiles(ctx, names=names,
+    known = req.services.profile_renderings.snapshot()
+    profiles = dp_db.list_device_profiles(ctx, names=names, known=known,
                                           **page.db_kwargs())
     base_url = req.links_base
-    body = {RESOURCE: [_view(p, base_url) for p in profiles]}
-    page.add_next_link(body, RESOURCE, base_url, RESOURCE, params)
-    return common.json_response(body)
+    profile_links = profile_renderings.Links(base_url, RESOURCE)
+    items = [profile_links.close(_rendered(req, known, p)[0], p['uuid'])
+             for p in profiles]
+    next_href = None
+    if len(profiles) == page.limit:
+        next_href = links.next_href(base_url, RESOURCE, params,
+                                    profiles[-1]['uuid'], page.limit)
+    return common.raw_json_response(
+        profile_renderings.list_body(RESOURCE, items, next_href))
 
 
 def show_device_profile(req, ident):
     """GET /v2/device_profiles/{uuid}, or by name from 2.2 on."""
     ctx = req.authorize(policies.GET_ONE)
+    known = req.services.profile_renderings.snapshot()
     if _is_uuid(ident):
-        profile = dp_db.get_device_profile(ctx, uuid=ident)
+        profile = dp_db.get_device_profile(ctx, uuid=ident, known=known)
     elif req.version.matches((2, 2)):
-        profile = dp_db.get_device_profile(ctx, name=ident)
+        profile = dp_db.get_device_profile(ctx, name=ident, known=known)
     else:
         raise errors.NotAcceptable(
             'Getting a device profile by name needs microversion 2.2 '
             'or later; %s is not a UUID.' % ident,
             code=errors.BAD_MICROVERSION)
-    return common.json_response({'device_profile': _view(
-        profile, req.links_base, _python_str_time)})
+    fragment = _rendered(req, known, profile)[1]
+    return common.raw_json_response(
+        b'{"device_profile":' + profile_renderings.Links(
+            req.links_base, RESOURCE).close(fragment, profile['uuid']) + b'}')
+
+
+def _rendered(req, known, profile):
+    """The (list, GET) renderings of a profile the DB layer returned.
+
+    The DB layer returns a profile of ``known`` as its id and uuid only,
+    when it is the row rendered before; a full row is rendered now (and
+    kept).
+    """
+    if 'name' not in profile:
+        return known[profile['id'], profile['uuid']]
+    return req.services.profile_renderings.add(
+        profile, _fields(profile), _fields(profile, _python_str_time))
 
 
 def create_device_profile(req):
@@ -146,7 +174,7 @@ def create_device_profile(req):
 def delete_device_profile(req, ident):
     """DELETE /v2/device_profiles/{uuid} (or {name[,name...]})."""
     ctx = req.authorize(policies.DELETE)
-    _delete(ctx, ident)
+    _delete(req, ctx, ident)
     return common.empty_response(204)
 
 
@@ -154,13 +182,14 @@ def delete_device_profiles(req):
     """DELETE /v2/device_profiles?value=<name>[,<name>...]."""
     ctx = req.authorize(policies.DELETE)
     params = validation.query(req, schemas.DELETE_QUERY)
-    _delete(ctx, params['value'])
+    _delete(req, ctx, params['value'])
     return common.empty_response(204)
 
 
-def _delete(ctx, value):
+def _delete(req, ctx, value):
     if _is_uuid(value):
-        dp_db.delete_device_profile(ctx, value)
+        deleted = dp_db.delete_device_profile(ctx, value)
     else:
-        dp_db.delete_device_profiles_by_name(
+        deleted = dp_db.delete_device_profiles_by_name(
             ctx, validation.comma_list(value, 'The profile list'))
+    req.services.profile_renderings.forget(deleted)

@@ -9,6 +9,7 @@ calls, in the order Nova makes them.
 
 import uuid
 
+import pytest
 import requests
 import sqlalchemy as sa
 
@@ -78,3 +79,35 @@ def test_nova_flow(db, cloud, stub_nova):
         in_use = conn.execute(sa.text(
             'SELECT count(*) FROM attach_handles WHERE in_use')).scalar()
     assert in_use == 0
+
+
+def _bind_patch(session, endpoint, host, rp_uuid, arq_uuids):
+    instance = str(uuid.uuid4())
+    return session.patch(endpoint + '/v2/accelerator_requests', json={
+        arq_uuid: [{'op': 'add', 'path': '/hostname', 'value': host},
+                   {'op': 'add', 'path': '/device_rp_uuid',
+                    'value': rp_uuid},
+                   {'op': 'add', 'path': '/instance_uuid',
+                    'value': instance}]
+        for arq_uuid in arq_uuids})
+
+
+@pytest.fixture
+def bind_wait(bind_conf):
+    bind_conf.set_override('bind_wait_seconds', 10, group='api')
+
+
+def test_the_202_of_a_bind_comes_once_it_is_bound(db, bind_wait, cloud,
+                                                  stub_nova):
+    # [api] bind_wait_seconds: the PATCH waits for the conductor's answer
+    # for binds that need no agent, so Nova's first read sees Bound.
+    endpoint, rp_uuid, host = cloud
+    session = requests.Session()
+    session.headers.update(NOVA_HEADERS)
+    profile = seed.create_device_profile(db, [{'resources:FPGA': '1'}])
+    uuids = seed.create_arqs(db, profile, 2)
+
+    resp = _bind_patch(session, endpoint, host, rp_uuid, uuids)
+    assert resp.status_code == 202, resp.text
+    assert {row['state'] for row in seed.arqs(db, uuids).values()} == {
+        'Bound'}

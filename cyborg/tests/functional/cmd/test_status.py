@@ -170,7 +170,7 @@ def test_a_schema_behind_head_fails_and_skips_the_rest(tmp_path, conf):
      '[upgrade_levels] conductor = 1.0, agent = 1.1: services'),
     ({'conductor': '1.5'}, FAILURE,
      "Invalid configuration of [upgrade_levels] conductor: '1.5' is not a "
-     "version of the conductor RPC API; this release knows 1.0, 1.1, 1.2."),
+     "version of the conductor RPC API; this release knows 1.0, 1.1, 1.2, 1.3."),
 ])
 def test_version_caps(conf, caps, code, words):
     for name, value in caps.items():

@@ -8,6 +8,9 @@ import time
 from cyborg.conductor import manager
 from cyborg.conductor import rpcapi
 from cyborg.conductor import service
+from cyborg.db import engine as db_engine
+from cyborg import rpc
+from cyborg.tests.fixtures import config as config_fixture
 
 
 def test_one_endpoint_serves_every_method_of_the_rpc_api(conf):
@@ -107,3 +110,23 @@ def test_an_unknown_agent_cap_stops_the_start_in_one_line(tmp_path):
         "knows 1.0, 1.1, 1.2. Set the version the oldest agent still running "
         "serves, or leave the option unset.")
     assert 'Traceback' not in result.stderr
+
+
+def test_the_db_pool_keeps_a_connection_for_each_thread_that_may_use_one(
+        tmp_path):
+    # Above its size the pool opens and closes a connection per
+    # transaction; a burst of binds on RPC threads then spent its time
+    # connecting.
+    conf = config_fixture.make_conf(tmp_path, thread_pool_size=4)
+    rpc.executor_threads(conf)  # registers oslo.messaging's option
+    conf.set_override('executor_thread_pool_size', 16)
+    db_engine.size_pool(conf, service.concurrent_transactions(conf))
+    assert conf.database.max_pool_size == 16 + 4 + 2
+
+
+def test_a_pool_size_from_the_config_file_is_kept(tmp_path):
+    conf_file = tmp_path / 'cyborg.conf'
+    conf_file.write_text('[database]\nmax_pool_size = 3\n')
+    conf = config_fixture.make_conf(tmp_path, config_files=[conf_file])
+    db_engine.size_pool(conf, service.concurrent_transactions(conf))
+    assert conf.database.max_pool_size == 3
