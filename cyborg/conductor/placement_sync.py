@@ -9,6 +9,7 @@ compute node provider:
 * inventory ``{RC: {total: N, max_unit: N, min_unit: 1, step_size: 1,
   allocation_ratio: 1.0, reserved: R}}`` where R is N while the device is
   in maintenance, failed or degraded (its agent's health probes say so),
+  failed a scrub (until an operator enables it again),
   or the deployable is missing (nothing new may land there, existing
   allocations stay), else the number of its attach handles out of
   service after a release (being scrubbed, or failed their scrub: see
@@ -46,6 +47,7 @@ import uuid as uuidlib
 from cyborg.accelerator.drivers import fpga
 from cyborg.accelerator import discovery
 from cyborg.db import agent_hosts
+from cyborg.db import attach_handles
 from cyborg.db import deployables
 from cyborg.db import devices
 from cyborg import exception
@@ -96,7 +98,8 @@ def wanted_provider(state, compute_rp_uuid):
     inventories = {}
     if total > 0:
         unusable = (state.device_status == 'maintaining' or state.missing
-                    or state.device_health in UNSCHEDULABLE_HEALTH)
+                    or state.device_health in UNSCHEDULABLE_HEALTH
+                    or state.device_scrub_failure is not None)
         # Released handles being scrubbed hold no allocation any more, yet
         # cannot be handed out: reserve them until they are back.
         reserved = (total if unusable
@@ -179,6 +182,17 @@ class PlacementSync:
         finishes the job).
         """
         device = devices.set_status(context, device_uuid, status)
+        if status == 'enabled':
+            # Enabling is how an operator says a device that failed a
+            # scrub was looked at: its functions go back to the pool.
+            # After set_status, so a crash in between leaves the handles
+            # out of service and a second enable finishes the job.
+            freed = attach_handles.clear_scrub_failures(context,
+                                                        device['id'])
+            if freed:
+                LOG.info('Device %s enabled: %d attach handle(s) that '
+                         'failed their scrub are back in service',
+                         device_uuid, freed)
         result = self.sync_host(context, device['hostname'],
                                 device_id=device['id'])
         if result.failed:

@@ -53,14 +53,15 @@ SCRUB_RPC_VERSION = (1, 2)
 def mark_device_failed(context, device_id, reason):
     """Take a device whose function could not be scrubbed out of service.
 
-    The one place a failed scrub reaches the device. What holds it out of
-    service now: its handle stays ``scrub_failed`` (never claimed, counted
-    in Placement ``reserved``) and the release row keeps the reason; this
-    logs it for the operator. Device health (issue 15) records the
-    device as ``failed`` with ``reason`` here once it exists.
+    The one place a failed scrub reaches the device: it counts as failed
+    (API 2.6) and its whole inventory is reserved at the scrubber's next
+    Placement sync, until an operator enables the device again, which
+    also puts its ``scrub_failed`` handles back in service.
     """
-    LOG.error('Device %s failed: %s. Its attach handle stays out of '
-              'service until an operator clears it.', device_id, reason)
+    devices.set_scrub_failure(context, device_id, reason)
+    LOG.error('Device %s failed: %s. It stays out of service until an '
+              'operator enables it (POST /v2/devices/{uuid}/enable).',
+              device_id, reason)
 
 
 def _version_tuple(text):

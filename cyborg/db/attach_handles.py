@@ -262,6 +262,23 @@ def end_scrub(context, handle_id, failed=False):
                 updated_at=_now()))
 
 
+@engine.writer
+def clear_scrub_failures(context, device_id):
+    """Put the device's ``scrub_failed`` handles back in service; how many.
+
+    An operator enabling the device says they looked at it; the release
+    rows keep what failed.
+    """
+    result = context.session.execute(
+        sa.update(_AH).where(
+            _AH.c.scrub_state == SCRUB_FAILED,
+            _AH.c.deployable_id.in_(
+                sa.select(_DEPLOYABLE.c.id)
+                .where(_DEPLOYABLE.c.device_id == device_id)))
+        .values(scrub_state=None, updated_at=_now()))
+    return result.rowcount
+
+
 @engine.reader
 def get_scrub_target(context, handle_id):
     """What a scrub of the handle needs: the handle's dict plus

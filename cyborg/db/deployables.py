@@ -187,6 +187,9 @@ class ProviderState:
     placement_digest: str
     # What the device's agent last said of it (see devices.set_health).
     device_health: str = 'healthy'
+    # Why one of its functions failed its scrub, until an operator
+    # enables the device again (see devices.set_scrub_failure).
+    device_scrub_failure: str = None
     # What cyborg last programmed into it (see record_bitstream).
     driver_name: str = None
     function_id: str = None
@@ -227,7 +230,7 @@ def list_provider_states(context, hostname, device_id=None,
                       dep.c.num_accelerators, dep.c.placement_digest,
                       dep.c.missing_since, dep.c.driver_name,
                       dep.c.function_id, dev.c.id.label('device_id'),
-                      dev.c.status, dev.c.health,
+                      dev.c.status, dev.c.health, dev.c.scrub_failure,
                       out_of_service.label('handles_out_of_service'))
             .select_from(joined).where(*conditions).order_by(dep.c.name)):
         states.append(ProviderState(
@@ -237,6 +240,7 @@ def list_provider_states(context, hostname, device_id=None,
             traits=tuple(sorted(traits.get(row.id, ()))),
             device_id=row.device_id, device_status=row.status,
             device_health=row.health,
+            device_scrub_failure=row.scrub_failure,
             missing=row.missing_since is not None,
             placement_digest=row.placement_digest,
             driver_name=row.driver_name, function_id=row.function_id,

@@ -34,10 +34,16 @@ def list_devices(context, type=None, vendor=None, hostname=None, health=None,
     """Devices matching the exact filters given, newest first by default."""
     query = context.session.query(_DEVICE.__table__)
     for column, value in ((_DEVICE.type, type), (_DEVICE.vendor, vendor),
-                          (_DEVICE.hostname, hostname),
-                          (_DEVICE.health, health)):
+                          (_DEVICE.hostname, hostname)):
         if value is not None:
             query = query.filter(column == value)
+    if health is not None:
+        # A device that failed a scrub is failed, whatever its probes say.
+        scrub_failed = _DEVICE.scrub_failure.isnot(None)
+        query = query.filter(
+            sa.or_(scrub_failed, _DEVICE.health == health)
+            if health == 'failed' else
+            sa.and_(sa.not_(scrub_failed), _DEVICE.health == health))
     query = pagination.paginate(context, query, _DEVICE, limit, marker,
                                 sort_key, sort_dir,
                                 default_keys=('created_at', 'id'),
@@ -100,10 +106,29 @@ def set_status(context, device_uuid, status):
                           .where(_DEV.c.uuid == device_uuid)).first()
     if row is None:
         raise exception.DeviceNotFound(uuid=device_uuid)
+    values = {'status': status, 'updated_at': timeutils.utcnow()}
+    if status == 'enabled':
+        # The operator's word that a device that failed a scrub was looked
+        # at (see set_scrub_failure).
+        values['scrub_failure'] = None
     session.execute(sa.update(_DEV).where(_DEV.c.id == row.id)
-                    .values(status=status, updated_at=timeutils.utcnow()))
+                    .values(**values))
     return {'id': row.id, 'uuid': device_uuid, 'hostname': row.hostname,
             'status': status}
+
+
+@engine.writer
+def set_scrub_failure(context, device_id, reason):
+    """Record that a function of the device failed its scrub.
+
+    The device counts as failed (API 2.6) and is wholly reserved in
+    Placement until an operator enables it (:func:`set_status`); the
+    agent's health probes do not clear it, since a function left holding
+    the last tenant's data can look perfectly healthy.
+    """
+    context.session.execute(
+        sa.update(_DEV).where(_DEV.c.id == device_id)
+        .values(scrub_failure=reason[:255], updated_at=timeutils.utcnow()))
 
 
 # Health

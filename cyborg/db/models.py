@@ -90,6 +90,10 @@ class Device(BASE):
     health_reason = sa.Column(sa.String(255), nullable=True)
     # When health last changed state.
     health_since = sa.Column(sa.DateTime, nullable=True)
+    # Why a released function of it failed its scrub (db/devices
+    # .set_scrub_failure); failed and reserved until an operator enables
+    # the device again, whatever the probes say.
+    scrub_failure = sa.Column(sa.String(255), nullable=True)
 
 
 class ControlpathID(BASE):

@@ -33,13 +33,17 @@ def _view(device, base_url, version):
         # are reserved in Placement); the reason is null when healthy.
         view['health'] = device['health']
         view['health_reason'] = device['health_reason']
+        if device['scrub_failure'] is not None:
+            # Out of service until an operator enables it again.
+            view['health'] = 'failed'
+            view['health_reason'] = device['scrub_failure']
     return view
 
 
 def list_devices(req):
-    """GET /v2/devices[?type=&vendor=&hostname=][&health= from 2.5]."""
+    """GET /v2/devices[?type=&vendor=&hostname=][&health= from 2.6]."""
     ctx = req.authorize(policies.GET_ALL)
-    # Below 2.5, health is an unknown parameter: ignored, as all are.
+    # Below 2.6, health is an unknown parameter: ignored, as all are.
     params = validation.query(
         req, schemas.LIST_QUERY_HEALTH if req.version.matches(HEALTH_VERSION)
         else schemas.LIST_QUERY)

@@ -23,6 +23,8 @@ HEADERS = {'Accept': 'application/json',
            'OpenStack-API-Version': 'accelerator 2.5',
            # As Nova binds and deletes: with a service token.
            'X-Service-Roles': 'service'}
+# Devices show their health (and a failed scrub) from 2.6.
+V26 = dict(HEADERS, **{'OpenStack-API-Version': 'accelerator 2.6'})
 
 
 def _json(response):
@@ -69,6 +71,12 @@ def _releases(service, handle_uuid, **headers):
 def _ended(service, handle_uuid, outcome):
     [release] = _releases(service, handle_uuid).json()['releases']
     return release if release['scrub_outcome'] == outcome else None
+
+
+def _device(service):
+    [device] = _json(requests.get(service.api + '/v2/devices', headers=V26,
+                                  timeout=10))['devices']
+    return device
 
 
 def test_scrub_between_tenants_in_the_all_in_one(tmp_path):
@@ -118,8 +126,22 @@ def test_scrub_between_tenants_in_the_all_in_one(tmp_path):
         release = service.wait(lambda: _ended(service, failing, 'failed'),
                                'the scrub to fail', timeout=60)
         assert 'blank image rejected' in release['scrub_reason']
-        assert reserved() == 1
+        # The whole device is out of service, failed, until an operator
+        # enables it again.
+        service.wait(lambda: reserved() == 16, 'the device reserved')
         assert len(fake.read_scrubs(str(state))) == 1
+        shown = _device(service)
+        assert shown['health'] == 'failed'
+        assert 'blank image rejected' in shown['health_reason']
+        assert [d['uuid'] for d in _json(requests.get(
+            service.api + '/v2/devices?health=failed', headers=V26,
+            timeout=10))['devices']] == [device['uuid']]
+        fake.fail_scrubs(str(state), None)
+        _json(requests.post(service.api + '/v2/devices/%s/enable'
+                            % device['uuid'], headers=V26, timeout=10))
+        service.wait(lambda: reserved() == 0, 'the device back in service')
+        assert _device(service)['health'] == 'healthy'
+        assert _bind(service, host, rp_uuid, 'fake-fpga')
 
         # The audit route: admins only, well-formed uuids only.
         assert _releases(service, failing,

@@ -116,3 +116,11 @@ def test_an_unusable_deployable_stays_fully_reserved_while_scrubbing():
     wanted = placement_sync.wanted_provider(
         state(device_status='maintaining', handles_out_of_service=1), CN)
     assert wanted.inventories['FPGA']['reserved'] == 4
+
+
+def test_a_device_that_failed_a_scrub_is_fully_reserved_even_if_healthy():
+    # Its probes may well say healthy; the last tenant's data may be on it.
+    wanted = placement_sync.wanted_provider(
+        state(device_health='healthy', handles_out_of_service=1,
+              device_scrub_failure='scrubbing attach handle h failed'), CN)
+    assert wanted.inventories['FPGA']['reserved'] == 4
