@@ -79,7 +79,7 @@ def test_an_unknown_conductor_cap_stops_the_start_with_one_line(tmp_path):
     assert _error_lines(result.stderr) == [
         "cyborg-agent: error: Invalid configuration of [upgrade_levels] "
         "conductor: '2.0' is not a version of the conductor RPC API; this "
-        "release knows 1.0, 1.1, 1.2. Set the version the oldest conductor "
+        "release knows 1.0, 1.1, 1.2, 1.3. Set the version the oldest conductor "
         "still running serves, or leave the option unset."]
     assert 'Traceback' not in result.stderr
 

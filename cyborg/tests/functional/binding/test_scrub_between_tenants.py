@@ -162,13 +162,16 @@ def test_a_failed_scrub_keeps_the_handle_out_of_service(
         timeout=30, what='the scrub to fail')
     assert 'the blank image did not load' in release['scrub_reason']
     assert _scrub_state(db, handle) == 'scrub_failed'
-    seed.wait_for(lambda: _reserved(placement, service.rp_uuid) == 1,
-                  what='reserved to cover the failed handle')
-    # Never handed out again, even once the driver would scrub fine.
+    # The device failed its scrub: wholly reserved until an operator
+    # enables it.
+    seed.wait_for(lambda: _reserved(placement, service.rp_uuid) == 16,
+                  what='the whole device reserved')
+    # The handle is never handed out again, even once the driver would
+    # scrub fine.
     fake.fail_scrubs(bind_conf.state_path, None)
     again = _bind_one(session, service)
     assert again['attach_handle_uuid'] != handle
-    assert _reserved(placement, service.rp_uuid) == 1
+    assert _reserved(placement, service.rp_uuid) == 16
 
     # Admins only.
     resp = _releases(session, service, handle, **{'X-Roles': 'member'})
