@@ -83,26 +83,25 @@ def read_scrubs(state_path):
 
 def fail_scrubs(state_path, reason='the test asked the fake driver to fail'):
     """Make every scrub fail with ``reason`` (None: succeed again)."""
-    path = os.path.join(state_path, SCRUB_FAIL_FILE)
-    if reason is None:
-        if os.path.exists(path):
-            os.unlink(path)
-        return
-    os.makedirs(state_path, exist_ok=True)
-    with open(path, 'w') as handle:
-        handle.write(reason)
+    _set_marker(state_path, SCRUB_FAIL_FILE, reason)
 
 
 def slow_scrubs(state_path, seconds):
     """Make every scrub take ``seconds`` first (None: no delay)."""
-    path = os.path.join(state_path, SCRUB_DELAY_FILE)
-    if seconds is None:
+    _set_marker(state_path, SCRUB_DELAY_FILE,
+                None if seconds is None else str(seconds))
+
+
+def _set_marker(state_path, name, text):
+    """Write ``text`` into the marker file ``name``; None removes it."""
+    path = os.path.join(state_path, name)
+    if text is None:
         if os.path.exists(path):
             os.unlink(path)
         return
     os.makedirs(state_path, exist_ok=True)
     with open(path, 'w') as handle:
-        handle.write(str(seconds))
+        handle.write(text)
 
 
 def regions_path(state_path):
