@@ -30,20 +30,12 @@ LEASE_SECONDS = 2
 
 def _conductor_config(tmp_path, name, conf, engine, stub_nova,
                       placement_service):
-    url = engine.url.render_as_string(hide_password=False)
-    return multiproc.write_config(tmp_path / ('%s.conf' % name), {
-        'DEFAULT': {'transport_url': multiproc.TRANSPORT_URL,
-                    'control_exchange': conf.control_exchange,
-                    'host': name, 'state_path': tmp_path,
-                    'bind_timeout': BIND_TIMEOUT,
-                    'bind_lease_seconds': LEASE_SECONDS},
-        'conductor': {'recovery_interval': 1, 'reconcile_interval': 0,
-                      'agent_rpc_timeout': 20},
-        'database': {'connection': url},
-        'placement': {'auth_type': 'admin_token', 'token': 'admin',
-                      'endpoint': placement_service.endpoint},
-        'nova': {'auth_type': 'admin_token', 'token': 'admin',
-                 'endpoint': stub_nova.endpoint}})
+    return multiproc.conductor_config(
+        tmp_path, name, conf, engine, stub_nova, placement_service,
+        default={'bind_timeout': BIND_TIMEOUT,
+                 'bind_lease_seconds': LEASE_SECONDS},
+        conductor={'recovery_interval': 1, 'reconcile_interval': 0,
+                   'agent_rpc_timeout': 20})
 
 
 def _lease_holders(engine, uuids):
@@ -72,15 +64,10 @@ def test_killed_conductor_binds_are_finished(shared_db, rabbit_conf,
     agent_server.start()
     processes = multiproc.Processes(tmp_path)
     try:
-        for name in ('crash-c1', 'crash-c2'):
-            processes.start(name, 'cyborg.cmd.conductor', _conductor_config(
-                tmp_path, name, rabbit_conf, engine, stub_nova,
-                placement_service))
-        for name in ('crash-c1', 'crash-c2'):
-            seed.wait_for(lambda n=name: 'cyborg-conductor serving as' in
-                          processes.log(n), timeout=60,
-                          what=lambda n=name: '%s starting\n%s' % (
-                              n, processes.logs()))
+        processes.start_conductors({
+            name: _conductor_config(tmp_path, name, rabbit_conf, engine,
+                                    stub_nova, placement_service)
+            for name in ('crash-c1', 'crash-c2')})
 
         deployable = seed.create_deployable(
             engine, hostname=agent_host, attach_type='MDEV', num_handles=16)

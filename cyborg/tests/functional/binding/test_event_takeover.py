@@ -66,21 +66,13 @@ def test_defaults_meet_the_target(conf):
 
 def _conductor_config(tmp_path, name, conf, engine, stub_nova,
                       placement_service):
-    url = engine.url.render_as_string(hide_password=False)
-    return multiproc.write_config(tmp_path / ('%s.conf' % name), {
-        'DEFAULT': {'transport_url': multiproc.TRANSPORT_URL,
-                    'control_exchange': conf.control_exchange,
-                    'host': name, 'state_path': tmp_path},
-        # Recovery (which also sends due events) runs too rarely to matter:
-        # the takeover is the delivery pass's.
-        'conductor': {'recovery_interval': 600, 'reconcile_interval': 0,
-                      'nova_event_interval': INTERVAL,
-                      'nova_event_lease_seconds': LEASE_SECONDS},
-        'database': {'connection': url},
-        'placement': {'auth_type': 'admin_token', 'token': 'admin',
-                      'endpoint': placement_service.endpoint},
-        'nova': {'auth_type': 'admin_token', 'token': 'admin',
-                 'endpoint': stub_nova.endpoint}})
+    # Recovery (which also sends due events) runs too rarely to matter:
+    # the takeover is the delivery pass's.
+    return multiproc.conductor_config(
+        tmp_path, name, conf, engine, stub_nova, placement_service,
+        conductor={'recovery_interval': 600, 'reconcile_interval': 0,
+                   'nova_event_interval': INTERVAL,
+                   'nova_event_lease_seconds': LEASE_SECONDS})
 
 
 @multiproc.rabbitmq
@@ -90,15 +82,10 @@ def test_dead_senders_events_go_out_from_another_conductor(
     processes = multiproc.Processes(tmp_path)
     names = ('events-c1', 'events-c2')
     try:
-        for name in names:
-            processes.start(name, 'cyborg.cmd.conductor', _conductor_config(
-                tmp_path, name, rabbit_conf, engine, stub_nova,
-                placement_service))
-        for name in names:
-            seed.wait_for(lambda n=name: 'cyborg-conductor serving as' in
-                          processes.log(n), timeout=60,
-                          what=lambda n=name: '%s starting\n%s' % (
-                              n, processes.logs()))
+        processes.start_conductors({
+            name: _conductor_config(tmp_path, name, rabbit_conf, engine,
+                                    stub_nova, placement_service)
+            for name in names})
         # Nova answers slowly: the first POST is still in flight when its
         # conductor is killed, after Nova has taken the event.
         stub_nova.delay = 3

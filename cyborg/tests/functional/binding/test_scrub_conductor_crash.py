@@ -36,20 +36,11 @@ _HOST = models.AgentHost.__table__
 
 def _conductor_config(tmp_path, name, conf, engine, stub_nova,
                       placement_service):
-    url = engine.url.render_as_string(hide_password=False)
-    return multiproc.write_config(tmp_path / ('%s.conf' % name), {
-        'DEFAULT': {'transport_url': multiproc.TRANSPORT_URL,
-                    'control_exchange': conf.control_exchange,
-                    'host': name, 'state_path': tmp_path,
-                    'bind_lease_seconds': LEASE_SECONDS},
-        'conductor': {'recovery_interval': 1, 'reconcile_interval': 0,
-                      'agent_rpc_timeout': 20,
-                      'scrub_timeout': SCRUB_TIMEOUT},
-        'database': {'connection': url},
-        'placement': {'auth_type': 'admin_token', 'token': 'admin',
-                      'endpoint': placement_service.endpoint},
-        'nova': {'auth_type': 'admin_token', 'token': 'admin',
-                 'endpoint': stub_nova.endpoint}})
+    return multiproc.conductor_config(
+        tmp_path, name, conf, engine, stub_nova, placement_service,
+        default={'bind_lease_seconds': LEASE_SECONDS},
+        conductor={'recovery_interval': 1, 'reconcile_interval': 0,
+                   'agent_rpc_timeout': 20, 'scrub_timeout': SCRUB_TIMEOUT})
 
 
 def _releases(engine, uuids):
@@ -99,15 +90,10 @@ def test_killed_conductor_scrubs_are_finished(shared_db, rabbit_conf,
     agent_server.start()
     processes = multiproc.Processes(tmp_path)
     try:
-        for name in ('scrub-c1', 'scrub-c2'):
-            processes.start(name, 'cyborg.cmd.conductor', _conductor_config(
-                tmp_path, name, rabbit_conf, engine, stub_nova,
-                placement_service))
-        for name in ('scrub-c1', 'scrub-c2'):
-            seed.wait_for(lambda n=name: 'cyborg-conductor serving as' in
-                          processes.log(n), timeout=60,
-                          what=lambda n=name: '%s starting\n%s' % (
-                              n, processes.logs()))
+        processes.start_conductors({
+            name: _conductor_config(tmp_path, name, rabbit_conf, engine,
+                                    stub_nova, placement_service)
+            for name in ('scrub-c1', 'scrub-c2')})
         deployable = seed.create_deployable(
             engine, hostname=agent_host, rpc_host=agent_host,
             num_handles=HANDLES)
