@@ -218,8 +218,14 @@ class ConductorAPI:
             return cctxt.call(context, 'explain_groups', groups=groups)
         except messaging.MessagingTimeout:
             raise
+        except (messaging.UnsupportedVersion, messaging.NoSuchMethod) as exc:
+            # The dispatcher of a conductor older than 1.4 refused it: its
+            # error as itself (in-process transport) or, where its module
+            # is not an allowed one (RabbitMQ), as a RemoteError below.
+            raise exception.ConductorTooOld(
+                what=what, version=EXPLAIN_VERSION,
+                why='a conductor answered: %s' % exc)
         except messaging.RemoteError as exc:
-            # The dispatcher of a conductor older than 1.4 refuses it.
             if exc.exc_type in ('UnsupportedVersion', 'NoSuchMethod'):
                 raise exception.ConductorTooOld(
                     what=what, version=EXPLAIN_VERSION,
