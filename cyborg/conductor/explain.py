@@ -198,8 +198,9 @@ class Explainer:
         room = '%d of %d matching providers have room' % (with_room,
                                                           len(providers))
         if placement['candidates'] is None:
-            return False, ('Placement could not be asked (%s); by our '
-                           'records %s' % (placement['error'], room))
+            # Why is in placement.error; the summary stays one line.
+            return False, ('Placement could not be asked; by our records '
+                           '%s' % room)
         if placement['candidates'] == 0:
             return False, ('Placement offers no candidate although %d '
                            'matching providers have room' % with_room)
