@@ -41,9 +41,10 @@ _ALL_ARE = {
     SCRUBBING: 'reserved (scrubbing)',
     placement_sync.MISSING: 'reserved (missing)',
 }
-# Placement's candidates are asked for at most this many beyond the
-# providers we match: enough to count ours, bounded for a large cloud.
-CANDIDATE_SLACK = 10
+# Placement's candidates are asked for at most this many, as Nova's
+# scheduler asks ([scheduler] max_placement_results defaults to 1000), or
+# for every provider we match where that is more.
+CANDIDATE_LIMIT = 1000
 
 
 def parse_group(group):
@@ -221,7 +222,7 @@ class Explainer:
                 # As Nova asks for a device profile's group.
                 required_traits=[placement_sync.OWNER_TRAIT] + required,
                 forbidden_traits=[t for t in forbidden if t in known],
-                limit=len(ours) + CANDIDATE_SLACK)
+                limit=max(CANDIDATE_LIMIT, len(ours)))
         except exception.PlacementUnavailable as exc:
             LOG.warning('Explain could not ask Placement: %s', exc)
             return {'candidates': None, 'error': str(exc)}
