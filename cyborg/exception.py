@@ -48,6 +48,14 @@ class ServiceUnavailable(CyborgException):
     msg_fmt = 'Service unavailable: %(reason)s'
 
 
+class ConductorTooOld(ServiceUnavailable):
+    """A call the conductors cannot serve yet (a rolling upgrade)."""
+
+    msg_fmt = ('%(what)s needs conductor RPC API %(version)s, but %(why)s: '
+               'upgrade every conductor, then raise or remove '
+               '[upgrade_levels] conductor')
+
+
 # Not found
 class DeviceProfileNotFound(NotFound):
     msg_fmt = 'Device profile %(ident)s could not be found.'

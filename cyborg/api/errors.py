@@ -48,6 +48,7 @@ BODY_TOO_LARGE = 'cyborg.body.too_large'
 BAD_PATH = 'cyborg.path.bad_value'
 SERVICE_UNAVAILABLE = 'cyborg.service_unavailable'
 CONDUCTOR_TIMEOUT = 'cyborg.conductor.timeout'
+CONDUCTOR_TOO_OLD = 'cyborg.conductor.too_old'
 INTERNAL = 'cyborg.internal_error'
 DP_NOT_FOUND = 'cyborg.device_profile.not_found'
 DP_DUPLICATE = 'cyborg.device_profile.duplicate'
@@ -95,6 +96,7 @@ _DOMAIN_ERRORS = {
     exception.DuplicateAttribute: (409, ATTRIBUTE_DUPLICATE),
     exception.NoFreeAttachHandle: (409, NO_FREE_HANDLE),
     exception.Conflict: (409, CONFLICT),
+    exception.ConductorTooOld: (503, CONDUCTOR_TOO_OLD),
     exception.ServiceUnavailable: (503, SERVICE_UNAVAILABLE),
     exception.ProgrammingFailed: (500, PROGRAM_FAILED),
 }

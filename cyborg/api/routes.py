@@ -25,6 +25,7 @@ from cyborg.api.handlers import deployables
 from cyborg.api.handlers import device_contexts
 from cyborg.api.handlers import device_profiles
 from cyborg.api.handlers import devices
+from cyborg.api.handlers import explain
 from cyborg.api.handlers import versions
 
 Route = collections.namedtuple(
@@ -51,6 +52,10 @@ ROUTES = (
           device_profiles.show_device_profile),
     route('DELETE', '/v2/device_profiles/{ident}',
           device_profiles.delete_device_profile),
+    # Why can (or can't) this profile get an accelerator? 2.8, admins.
+    route('GET', '/v2/device_profiles/{ident}/explain',
+          explain.explain_device_profile,
+          min_version=explain.EXPLAIN_VERSION),
 
     # Device contexts arrived in 2.4; below, these paths are unknown (404).
     route('GET', '/v2/device_contexts', device_contexts.list_device_contexts,
@@ -61,6 +66,9 @@ ROUTES = (
           device_contexts.show_device_context, min_version=(2, 4)),
     route('DELETE', '/v2/device_contexts/{uuid}',
           device_contexts.delete_device_context, min_version=(2, 4)),
+    route('GET', '/v2/device_contexts/{uuid}/explain',
+          explain.explain_device_context,
+          min_version=explain.EXPLAIN_VERSION),
 
     route('GET', '/v2/accelerator_requests', arqs.list_arqs),
     route('POST', '/v2/accelerator_requests', arqs.create_arqs),

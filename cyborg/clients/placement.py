@@ -33,6 +33,10 @@ MICROVERSION = '1.26'
 REPARENT_MICROVERSION = '1.37'
 # POST /reshaper (1.30) sets many providers' inventories in one call.
 RESHAPER_MICROVERSION = '1.30'
+# GET /allocation_candidates with a numbered group (1.25, granular: one
+# provider gives all of it, as Nova asks for a device profile group) and
+# forbidden traits ("!T", 1.22).
+CANDIDATES_MICROVERSION = '1.25'
 # HTTP connections kept open to Placement: as many as the conductor's RPC
 # threads (oslo.messaging's executor_thread_pool_size, 64) may use at once.
 # requests keeps 10 and closes the rest after each call, so under load most
@@ -326,6 +330,43 @@ class PlacementClient:
     def _put_traits(self, uuid, body):
         return self._request('PUT', '/resource_providers/%s/traits' % uuid,
                              json=body)
+
+    # Reads for the explain API (they never write)
+
+    def existing_traits(self, names):
+        """Those of the trait ``names`` Placement knows (a set)."""
+        names = sorted(set(names))
+        if not names:
+            return set()
+        resp = self._request('GET', '/traits',
+                             params={'name': 'in:' + ','.join(names)})
+        _raise_for_status(resp, 'listing traits')
+        return set(resp.json()['traits'])
+
+    def get_allocation_candidates(self, resources, required_traits=(),
+                                  forbidden_traits=(), limit=None):
+        """The providers Placement would offer one request group.
+
+        ``resources`` {rc: amount}, asked as one numbered group (one
+        provider must hold it all, with every required trait and no
+        forbidden one). Returns the set of provider uuids appearing in
+        the candidates. Invalid when Placement refuses the query (an
+        unknown resource class or trait).
+        """
+        params = {'resources1': ','.join(
+            '%s:%d' % (rc, amount) for rc, amount in sorted(
+                resources.items()))}
+        traits = sorted(required_traits) + [
+            '!' + name for name in sorted(forbidden_traits)]
+        if traits:
+            params['required1'] = ','.join(traits)
+        if limit:
+            params['limit'] = int(limit)
+        resp = self._request('GET', '/allocation_candidates', params=params,
+                             microversion=CANDIDATES_MICROVERSION)
+        _raise_for_status(resp, 'asking for allocation candidates')
+        return {rp_uuid for request in resp.json()['allocation_requests']
+                for rp_uuid in request['allocations']}
 
 
 def _error_code(resp):

@@ -9,7 +9,8 @@ than as a logged server-side failure:
 * device enable/disable: ``placement_sync.PlacementSync``;
 * binds and the host-side cleanup after unbinds and deletes:
   ``binding.Binder``, ``scrubbing.Scrubber``;
-* an admin's programming of a deployable: ``bitstreams.Programmer``.
+* an admin's programming of a deployable: ``bitstreams.Programmer``;
+* the explain API's questions: ``explain.Explainer``.
 
 The collaborators are built once per conductor by ``service.py`` and
 passed in, the notifier too: device events are sent from here and from
@@ -24,6 +25,7 @@ import oslo_messaging as messaging
 
 from cyborg.conductor import binding
 from cyborg.conductor import bitstreams
+from cyborg.conductor import explain
 from cyborg.conductor import health as device_health
 from cyborg.conductor import reports
 from cyborg.db import agent_hosts
@@ -36,15 +38,15 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager:
-    """RPC API 1.3: report_data, heartbeat, report_health (1.2),
+    """RPC API 1.4: report_data, heartbeat, report_health (1.2),
     set_device_status, bind_arqs, bind_arqs_and_answer (1.3), arqs_deleted,
-    program_deployable.
+    program_deployable, explain_groups (1.4).
 
-    1.0, 1.1 and 1.2 callers (agents of earlier releases, or capped ones)
+    1.0 to 1.3 callers (agents of earlier releases, or capped ones)
     are served too: the arguments 1.1 and 1.2 added are optional.
     """
 
-    target = messaging.Target(version='1.3')
+    target = messaging.Target(version='1.4')
 
     def __init__(self, conf, placement_client, placement_sync, binder,
                  notifier=None, scrubber=None):
@@ -54,6 +56,7 @@ class ConductorManager:
         self.placement_sync = placement_sync
         self.binder = binder
         self.notifier = notifier or notifications.Notifier()
+        self.explainer = explain.Explainer(placement_client)
 
     # Agents
 
@@ -192,3 +195,12 @@ class ConductorManager:
                 bitstreams.image_function_id(image), timeout=timeout,
                 force=True, lease_owner=owner)
         return deployables.get_deployable(context, deployable_uuid)
+
+    # The explain API
+
+    def explain_groups(self, context, groups):
+        """Why each request group can or cannot be scheduled now (1.4).
+
+        Reads only; Placement being down is part of the answer.
+        """
+        return self.explainer.explain_groups(context, groups)

@@ -13,7 +13,8 @@ compute node provider:
   or the deployable is missing (nothing new may land there, existing
   allocations stay), else the number of its attach handles out of
   service after a release (being scrubbed, or failed their scrub: see
-  ``scrubbing.py``); no inventory when N is 0;
+  ``scrubbing.py``); no inventory when N is 0 (:func:`reserved_amount`
+  and :func:`unusable_cause`, which the explain API shares);
 * traits ``OWNER_CYBORG`` plus the deployable's traits, where the
   ``CUSTOM_FPGA_FUNCTION_ID_*`` trait follows what cyborg last programmed
   into it (``deployables.function_id``), and otherwise what its driver
@@ -90,6 +91,43 @@ class WantedProvider:
             discovery.canonical_json(data).encode()).hexdigest()
 
 
+# Why a whole deployable is kept from new instances (unusable_cause).
+MISSING = 'missing'
+DISABLED = 'disabled'
+SCRUB_FAILED = 'scrub failed'
+UNHEALTHY = 'unhealthy'
+
+
+def unusable_cause(state):
+    """Why none of a ProviderState's accelerators may be handed out, or
+    None when the deployable is in service.
+
+    The one rule of "reserve it all": Placement's inventory (see
+    :func:`reserved_amount`) and the explain API (``explain.py``) both
+    read it. The first cause found is named: gone from its host, then an
+    operator's maintenance, then a failed scrub, then the agent's health.
+    """
+    if state.missing:
+        return MISSING
+    if state.device_status == 'maintaining':
+        return DISABLED
+    if state.device_scrub_failure is not None:
+        return SCRUB_FAILED
+    if state.device_health in UNSCHEDULABLE_HEALTH:
+        return UNHEALTHY
+    return None
+
+
+def reserved_amount(state):
+    """The amount of a ProviderState's inventory Placement reserves."""
+    total = state.num_accelerators
+    if unusable_cause(state) is not None:
+        return total
+    # Released handles being scrubbed hold no allocation any more, yet
+    # cannot be handed out: reserve them until they are back.
+    return min(total, state.handles_out_of_service)
+
+
 def wanted_provider(state, compute_rp_uuid):
     """The WantedProvider of a ProviderState, or None (no provider)."""
     if not state.resource_class:
@@ -97,15 +135,8 @@ def wanted_provider(state, compute_rp_uuid):
     total = state.num_accelerators
     inventories = {}
     if total > 0:
-        unusable = (state.device_status == 'maintaining' or state.missing
-                    or state.device_health in UNSCHEDULABLE_HEALTH
-                    or state.device_scrub_failure is not None)
-        # Released handles being scrubbed hold no allocation any more, yet
-        # cannot be handed out: reserve them until they are back.
-        reserved = (total if unusable
-                    else min(total, state.handles_out_of_service))
         inventories[state.resource_class] = {
-            'total': total, 'reserved': reserved,
+            'total': total, 'reserved': reserved_amount(state),
             'min_unit': 1, 'max_unit': total, 'step_size': 1,
             'allocation_ratio': 1.0}
     traits = {OWNER_TRAIT, *state.traits}

@@ -26,16 +26,25 @@ to the version that introduced it):
         bounded, so that Nova's first read already sees Bound). A client
         capped below 1.3, or answered by an older conductor, casts
         bind_arqs instead.
+* 1.4 - explain_groups (call): why a device profile's or context's request
+        groups can or cannot be scheduled now (API 2.8). It has no older
+        form: a client capped below 1.4, or answered by an older
+        conductor, raises ConductorTooOld (the API's 503).
 """
 
+import oslo_messaging as messaging
+
+from cyborg import exception
 from cyborg import rpc
 
-RPC_API_VERSION = '1.3'
+RPC_API_VERSION = '1.4'
 # Every version of this API, oldest first: what [upgrade_levels] conductor
 # may name.
-RPC_VERSIONS = ('1.0', '1.1', '1.2', '1.3')
+RPC_VERSIONS = ('1.0', '1.1', '1.2', '1.3', '1.4')
 # The version that brought device health.
 HEALTH_VERSION = '1.2'
+# The version that brought explain_groups.
+EXPLAIN_VERSION = '1.4'
 
 
 class ConductorAPI:
@@ -46,6 +55,7 @@ class ConductorAPI:
     """
 
     def __init__(self, transport, timeout=None, version_cap=None):
+        self._version_cap = version_cap
         self._client = rpc.get_client(transport, rpc.CONDUCTOR_TOPIC,
                                       RPC_API_VERSION, timeout=timeout,
                                       version_cap=version_cap)
@@ -188,3 +198,39 @@ class ConductorAPI:
         return cctxt.call(context, 'program_deployable',
                           deployable_uuid=deployable_uuid,
                           image_uuid=image_uuid)
+
+    def explain_groups(self, context, groups):
+        """Explain request groups (a call, 1.4): one dict per group.
+
+        ``groups`` in the device-profile syntax. ConductorTooOld when the
+        cap forbids 1.4 (nothing is sent) or the conductor that took the
+        message is older; ServiceUnavailable when the message could not be
+        sent; MessagingTimeout when no conductor answered in time.
+        """
+        what = 'Explaining request groups'
+        if not self._client.can_send_version(EXPLAIN_VERSION):
+            raise exception.ConductorTooOld(
+                what=what, version=EXPLAIN_VERSION,
+                why='[upgrade_levels] conductor caps this service at %s'
+                    % self._version_cap)
+        cctxt = self._client.prepare(version=EXPLAIN_VERSION)
+        try:
+            return cctxt.call(context, 'explain_groups', groups=groups)
+        except messaging.MessagingTimeout:
+            raise
+        except (messaging.UnsupportedVersion, messaging.NoSuchMethod) as exc:
+            # The dispatcher of a conductor older than 1.4 refused it: its
+            # error as itself (in-process transport) or, where its module
+            # is not an allowed one (RabbitMQ), as a RemoteError below.
+            raise exception.ConductorTooOld(
+                what=what, version=EXPLAIN_VERSION,
+                why='a conductor answered: %s' % exc)
+        except messaging.RemoteError as exc:
+            if exc.exc_type in ('UnsupportedVersion', 'NoSuchMethod'):
+                raise exception.ConductorTooOld(
+                    what=what, version=EXPLAIN_VERSION,
+                    why='a conductor answered: %s' % exc.value)
+            raise
+        except messaging.MessagingException as exc:
+            raise exception.ServiceUnavailable(
+                reason='the conductor could not be reached: %s' % exc)

@@ -38,10 +38,11 @@ def _is_uuid(value):
     return True
 
 
-def _call(client, method, path, expect, **kwargs):
+def call(client, method, path, expect, microversion=MICROVERSION,
+         **kwargs):
     """The JSON answer of one API call; CommandError with the API's reason
     otherwise (its error body carries the message as JSON text)."""
-    resp = client.request(path, method, microversion=MICROVERSION,
+    resp = client.request(path, method, microversion=microversion,
                           raise_exc=False, **kwargs)
     if resp.status_code not in expect:
         raise exceptions.CommandError(
@@ -95,7 +96,7 @@ class CreateDeviceContext(command.ShowOne):
             body['device_profile_uuid'] = parsed_args.device_profile
         else:
             body['device_profile_name'] = parsed_args.device_profile
-        created = _call(client, 'POST', PATH, (201,), json=body)
+        created = call(client, 'POST', PATH, (201,), json=body)
         return COLUMNS, _row(created, COLUMNS)
 
 
@@ -111,7 +112,7 @@ class ListDeviceContext(command.Lister):
     def take_action(self, parsed_args):
         client = self.app.client_manager.accelerator_device_context
         columns = COLUMNS if parsed_args.long else LIST_COLUMNS
-        found = _call(client, 'GET', PATH, (200,))['device_contexts']
+        found = call(client, 'GET', PATH, (200,))['device_contexts']
         return columns, [_row(item, columns) for item in found]
 
 
@@ -126,7 +127,7 @@ class ShowDeviceContext(command.ShowOne):
 
     def take_action(self, parsed_args):
         client = self.app.client_manager.accelerator_device_context
-        shown = _call(client, 'GET', '%s/%s' % (PATH, parsed_args.uuid),
+        shown = call(client, 'GET', '%s/%s' % (PATH, parsed_args.uuid),
                       (200,))['device_context']
         return COLUMNS, _row(shown, COLUMNS)
 
@@ -145,7 +146,7 @@ class DeleteDeviceContext(command.Command):
         failed = []
         for context_uuid in parsed_args.uuids:
             try:
-                _call(client, 'DELETE', '%s/%s' % (PATH, context_uuid),
+                call(client, 'DELETE', '%s/%s' % (PATH, context_uuid),
                       (204,))
             except exceptions.CommandError as exc:
                 LOG.error('%s', exc)

@@ -100,7 +100,7 @@ def _is_amount(value):
             and 1 <= int(value) <= MAX_AMOUNT)
 
 
-def _is_uuid(value):
+def is_uuid(value):
     return validation.matches(value, schema_common.UUID_PATTERN)
 
 
@@ -130,7 +130,7 @@ def show_device_profile(req, ident):
     """GET /v2/device_profiles/{uuid}, or by name from 2.2 on."""
     ctx = req.authorize(policies.GET_ONE)
     known = req.services.profile_renderings.snapshot()
-    if _is_uuid(ident):
+    if is_uuid(ident):
         profile = dp_db.get_device_profile(ctx, uuid=ident, known=known)
     elif req.version.matches((2, 2)):
         profile = dp_db.get_device_profile(ctx, name=ident, known=known)
@@ -187,7 +187,7 @@ def delete_device_profiles(req):
 
 
 def _delete(req, ctx, value):
-    if _is_uuid(value):
+    if is_uuid(value):
         deleted = dp_db.delete_device_profile(ctx, value)
     else:
         deleted = dp_db.delete_device_profiles_by_name(

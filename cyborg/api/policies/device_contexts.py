@@ -12,6 +12,7 @@ GET_ALL = 'cyborg:device_context:get_all'
 GET_ONE = 'cyborg:device_context:get_one'
 CREATE = 'cyborg:device_context:create'
 DELETE = 'cyborg:device_context:delete'
+EXPLAIN = 'cyborg:device_context:explain'
 
 rules = [
     base.api_rule(GET_ALL, base.PROJECT_READER_OR_ADMIN,
@@ -25,6 +26,11 @@ rules = [
     base.api_rule(DELETE, base.PROJECT_MEMBER_OR_SERVICE,
                   'Delete a device context.', 'DELETE',
                   '/v2/device_contexts/{device_context_uuid}'),
+    # Admin only by default: the answer names hosts and their devices.
+    base.api_rule(EXPLAIN, base.ADMIN_API,
+                  'Explain whether the groups of a device context can be '
+                  'scheduled now, provider by provider (2.8).', 'GET',
+                  '/v2/device_contexts/{device_context_uuid}/explain'),
 ]
 
 

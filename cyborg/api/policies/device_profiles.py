@@ -6,6 +6,7 @@ GET_ALL = 'cyborg:device_profile:get_all'
 GET_ONE = 'cyborg:device_profile:get_one'
 CREATE = 'cyborg:device_profile:create'
 DELETE = 'cyborg:device_profile:delete'
+EXPLAIN = 'cyborg:device_profile:explain'
 
 rules = [
     base.api_rule(GET_ALL, base.PROJECT_READER_OR_ADMIN,
@@ -21,6 +22,11 @@ rules = [
                   'Delete device profiles, by uuid or by names.', 'DELETE',
                   '/v2/device_profiles/{device_profile_uuid}',
                   base.LEGACY_IS_ADMIN),
+    # Admin only by default: the answer names hosts and their devices.
+    base.api_rule(EXPLAIN, base.ADMIN_API,
+                  'Explain whether the groups of a device profile can be '
+                  'scheduled now, provider by provider (2.8).', 'GET',
+                  '/v2/device_profiles/{device_profile_uuid_or_name}/explain'),
 ]
 
 

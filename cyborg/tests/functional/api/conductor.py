@@ -1,5 +1,7 @@
 """A stand-in conductor on the far side of the RPC boundary.
 
+(Its explain_groups is the real one: :class:`ExplainingConductor`.)
+
 The API's half of every conductor interaction is an RPC message; this
 endpoint, served by a real oslo.messaging RPC server on the in-memory
 ``fake://`` transport, records each message it gets and answers calls the
@@ -16,6 +18,7 @@ import threading
 
 import oslo_messaging as messaging
 
+from cyborg.conductor import explain
 from cyborg import exception
 
 # Programming this image fails on the "host", as a broken bitstream would.
@@ -57,3 +60,22 @@ class RecordingConductor:
             raise exception.ProgrammingFailed(target=deployable_uuid,
                                               reason='the agent said no')
         return {'uuid': deployable_uuid}
+
+
+class ExplainingConductor:
+    """Serves RPC 1.4 explain_groups with the conductor's real Explainer.
+
+    A second endpoint beside :class:`RecordingConductor`: the groups are
+    explained from the fixture's database, and ``placement_client``
+    points at no Placement (a closed port), so each answer shows our
+    providers with Placement's error, as a conductor whose Placement is
+    down answers.
+    """
+
+    target = messaging.Target(version='1.4')
+
+    def __init__(self, placement_client):
+        self._explainer = explain.Explainer(placement_client)
+
+    def explain_groups(self, context, groups):
+        return self._explainer.explain_groups(context, groups)

@@ -25,12 +25,14 @@ import oslo_messaging as messaging
 import sqlalchemy as sa
 
 from cyborg.api import app as api_app
+from cyborg.clients import placement as placement_client
 from cyborg.db import attributes as db_attributes
 from cyborg.db import engine as db_engine
 from cyborg.db import models
 from cyborg import rpc
 from cyborg.tests.fixtures import config as config_fixture
 from cyborg.tests.fixtures import database as db_fixture
+from cyborg.tests.functional.all_in_one import service as aio
 from cyborg.tests.functional.api import conductor
 
 # Gabbi builds the intercepted application before fixtures start, so it
@@ -82,8 +84,13 @@ class APIFixture(fixture.GabbiFixture):
         self.transport = messaging.get_rpc_transport(
             self.conf, url='fake://', allowed_remote_exmods=rpc.ALLOWED_EXMODS)
         CONDUCTOR = conductor.RecordingConductor()
-        self.server = rpc.get_server(self.transport, rpc.CONDUCTOR_TOPIC,
-                                     'test-conductor', [CONDUCTOR])
+        # No Placement listens on a port just found free.
+        placement_client.configure_noauth(
+            self.conf, 'http://127.0.0.1:%d' % aio.free_port())
+        self.server = rpc.get_server(
+            self.transport, rpc.CONDUCTOR_TOPIC, 'test-conductor',
+            [CONDUCTOR, conductor.ExplainingConductor(
+                placement_client.PlacementClient.from_conf(self.conf))])
         self.server.start()
         APP = api_app.build_app(self.conf, self.transport)
         self.export_environment()
@@ -242,3 +249,10 @@ class AdminBindFixture(InventoryFixture):
 
     conf_overrides = {'api.require_service_token_for_bind': False}
 
+
+
+class ConductorCappedFixture(InventoryFixture):
+    """As InventoryFixture, with the API capped at conductor RPC 1.3 (a
+    rolling upgrade whose conductors are not all at 1.4 yet)."""
+
+    conf_overrides = {'upgrade_levels.conductor': '1.3'}

@@ -233,3 +233,38 @@ def _arq_from_context(cli, context_uuid):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout.strip()
+
+
+def test_explain_commands(cli):
+    # cyborg's plugin again: explain by profile name and by context uuid,
+    # through the real executable, against the real Placement.
+    cli, rp_uuid, host = cli
+    cli.run('accelerator', 'device', 'profile', 'create', '--group',
+            'resources:FPGA=1,trait:CUSTOM_FAKE_DEVICE=required',
+            'cli-explain')
+    [group] = cli.json('accelerator', 'device', 'profile', 'explain',
+                       'cli-explain')
+    assert group['summary'] == (
+        'schedulable: 1 of 1 matching providers have room')
+    assert group['schedulable'] is True
+    assert group['placement_candidates'] == 1
+    assert group['required_traits'] == ['CUSTOM_FAKE_DEVICE']
+
+    [provider] = cli.json('accelerator', 'device', 'profile', 'explain',
+                          'cli-explain', '--providers')
+    assert (provider['provider_uuid'], provider['host'],
+            provider['capacity'], provider['used'],
+            provider['has_room']) == (rp_uuid, host, fake.NUM_ACCELERATORS,
+                                      0, True)
+
+    context = cli.json('accelerator', 'device', 'context', 'create',
+                       '--group', 'resources:FPGA=1,'
+                       'trait:CUSTOM_ABSENT=required')
+    [group] = cli.json('accelerator', 'device', 'context', 'explain',
+                       context['uuid'])
+    assert group['summary'] == 'trait CUSTOM_ABSENT is on no provider'
+
+    missing = cli.run('accelerator', 'device', 'profile', 'explain',
+                      'no-such-profile', check=False)
+    assert missing.returncode != 0
+    assert 'HTTP 404' in missing.stderr

@@ -149,3 +149,53 @@ def test_reconcile_runs_at_start(db, placement_conf, admin_context):
         second.stop()
         second.wait()
         transport.cleanup()
+
+
+def test_explain_groups_over_rpc(running_conductor, db, admin_context):
+    api, client, _http = running_conductor
+    cn_uuid, host = placement_fixture.create_compute_node(client)
+    trait = 'CUSTOM_RPC_EXPLAIN_%s' % uuid.uuid4().hex[:8].upper()
+    devices = [builders.pci_device(host, '0000:3b:00.0', num=2,
+                                   traits=(trait,))]
+    api.report_data(admin_context, host, host, cn_uuid,
+                    discovery.report_to_wire(devices),
+                    discovery.fingerprint(devices))
+
+    [group] = api.explain_groups(admin_context, [
+        {'resources:FPGA': '1', 'trait:%s' % trait: 'required'}])
+
+    assert group['summary'] == (
+        'schedulable: 1 of 1 matching providers have room')
+    assert group['placement'] == {'candidates': 1, 'error': None}
+
+
+class _Conductor13:
+    """A conductor of the previous release: RPC 1.3, no explain_groups."""
+
+    target = messaging.Target(version='1.3')
+
+    def heartbeat(self, context, hostname, fingerprint,
+                  agent_rpc_version=None):
+        return False
+
+
+def test_explain_needs_a_1_4_conductor(transport, placement_conf,
+                                       admin_context):
+    # Capped below 1.4: nothing is sent. Answered by a 1.3 conductor: its
+    # dispatcher's refusal. Both are ConductorTooOld (the API's 503).
+    rpc.register_client_opts(placement_conf)
+    capped = rpcapi.ConductorAPI(transport, timeout=5, version_cap='1.3')
+    with pytest.raises(exception.ConductorTooOld, match='caps this service'):
+        capped.explain_groups(admin_context, [{'resources:FPGA': '1'}])
+
+    server = rpc.get_server(transport, rpc.CONDUCTOR_TOPIC, 'old-conductor',
+                            [_Conductor13()])
+    server.start()
+    try:
+        api = rpcapi.ConductorAPI(transport, timeout=10)
+        with pytest.raises(exception.ConductorTooOld,
+                           match='a conductor answered'):
+            api.explain_groups(admin_context, [{'resources:FPGA': '1'}])
+    finally:
+        server.stop()
+        server.wait()

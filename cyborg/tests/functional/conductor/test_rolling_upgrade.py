@@ -19,6 +19,8 @@ is restarted), so the old service also runs on the new schema.
   config data completes through the old conductor. A second, uncapped new
   agent beside it is refused by the old conductor: the cap (and the
   client's fallback to 1.1 it triggers) is what makes the first one work.
+  An explain call (conductor RPC 1.4, no older form) it refuses too:
+  ConductorTooOld, the API's 503 ``cyborg.conductor.too_old``.
 
 Where the history is not there (an sdist, a shallow clone) the tests skip,
 saying why, and fail under CI, which tests a full clone. When the next
@@ -41,6 +43,7 @@ from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg import context as cyborg_context
 from cyborg.db import migration
 from cyborg.db import models
+from cyborg import exception
 from cyborg import rpc
 from cyborg.tests.fixtures import binding as seed
 from cyborg.tests.fixtures import placement as placement_fixture
@@ -276,3 +279,14 @@ def test_a_capped_new_agent_works_with_an_old_conductor(cloud,
         'agent-uncapped'), 'the old conductor refusing the uncapped agent')
     assert cloud.host(uncapped) is None
     assert cloud.deployable(uncapped) is None
+
+    # Explain (RPC 1.4) has no older form: the old conductor's refusal,
+    # across RabbitMQ, is ConductorTooOld (the API's 503 too_old).
+    transport = rpc.get_transport(cloud.conf, url=proc_fixture.TRANSPORT_URL)
+    try:
+        with pytest.raises(exception.ConductorTooOld,
+                           match='a conductor answered'):
+            conductor_rpcapi.ConductorAPI(transport, timeout=20).explain_groups(
+                cyborg_context.get_admin_context(), [{'resources:FPGA': '1'}])
+    finally:
+        transport.cleanup()

@@ -51,10 +51,12 @@ RULES = {
     'cyborg:device_profile:get_one': READER_OR_ADMIN,
     'cyborg:device_profile:create': ADMIN,
     'cyborg:device_profile:delete': ADMIN,
+    'cyborg:device_profile:explain': ADMIN,
     'cyborg:device_context:get_all': READER_OR_ADMIN,
     'cyborg:device_context:get_one': READER_OR_ADMIN,
     'cyborg:device_context:create': MEMBER_OR_SERVICE,
     'cyborg:device_context:delete': MEMBER_OR_SERVICE,
+    'cyborg:device_context:explain': ADMIN,
     'cyborg:arq:get_all': READER_OR_ADMIN,
     'cyborg:arq:get_one': READER_OR_ADMIN,
     'cyborg:arq:create': MEMBER_OR_SERVICE,
@@ -182,6 +184,14 @@ def _delete_profiles(cloud, persona, things):
                       '/v2/device_profiles?value=%s' % profile['name'])
 
 
+@case('explain a profile', 'GET', '/v2/device_profiles/{ident}/explain',
+      'cyborg:device_profile:explain', 200)
+def _explain_profile(cloud, persona, things):
+    return cloud.call(persona, 'GET', '/v2/device_profiles/%s/explain'
+                      % things.profile['uuid'],
+                      headers={'OpenStack-API-Version': 'accelerator 2.8'})
+
+
 # /v2/device_contexts (microversion 2.4)
 
 def _call_24(cloud, persona, method, path, body=None):
@@ -218,6 +228,15 @@ def _create_context(cloud, persona, things):
 def _delete_context(cloud, persona, things):
     return _call_24(cloud, persona, 'DELETE',
                     '/v2/device_contexts/%s' % cloud.create_context(persona))
+
+
+@case('explain a device context', 'GET',
+      '/v2/device_contexts/{uuid}/explain',
+      'cyborg:device_context:explain', 200)
+def _explain_context(cloud, persona, things):
+    return cloud.call(persona, 'GET', '/v2/device_contexts/%s/explain'
+                      % things.context(persona),
+                      headers={'OpenStack-API-Version': 'accelerator 2.8'})
 
 
 # /v2/accelerator_requests

@@ -196,7 +196,7 @@ def test_an_uncapped_agent_is_refused_by_an_old_conductor(
     assert old_conductor.reports == []
 
 
-@pytest.mark.parametrize('cap', ['1.4', '2.0', '1.O', 'newest', '1'])
+@pytest.mark.parametrize('cap', ['1.5', '2.0', '1.O', 'newest', '1'])
 def test_a_cap_this_release_does_not_know_is_refused(conf, rpc_transport,
                                                      cap):
     conf.set_override('conductor', cap, group='upgrade_levels')
@@ -205,6 +205,6 @@ def test_a_cap_this_release_does_not_know_is_refused(conf, rpc_transport,
         conductor_rpcapi.ConductorAPI.from_conf(conf, rpc_transport)
     assert str(raised.value) == (
         "Invalid configuration of [upgrade_levels] conductor: %r is not a "
-        "version of the conductor RPC API; this release knows 1.0, 1.1, 1.2, 1.3. "
-        "Set the version the oldest conductor still running serves, or "
-        "leave the option unset." % cap)
+        "version of the conductor RPC API; this release knows 1.0, 1.1, "
+        "1.2, 1.3, 1.4. Set the version the oldest conductor still running "
+        "serves, or leave the option unset." % cap)

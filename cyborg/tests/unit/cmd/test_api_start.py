@@ -20,5 +20,5 @@ def test_an_unknown_conductor_cap_stops_the_start_in_one_line(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "api.py: error: Invalid configuration of [upgrade_levels] "
         "conductor: '1.1.0' is not a version of the conductor RPC API; this "
-        "release knows 1.0, 1.1, 1.2, 1.3. Set the version the oldest conductor "
-        "still running serves, or leave the option unset."]
+        "release knows 1.0, 1.1, 1.2, 1.3, 1.4. Set the version the oldest "
+        "conductor still running serves, or leave the option unset."]

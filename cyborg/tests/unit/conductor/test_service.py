@@ -20,7 +20,7 @@ def test_one_endpoint_serves_every_method_of_the_rpc_api(conf):
     try:
         endpoint = conductor.manager
         assert isinstance(endpoint, manager.ConductorManager)
-        assert endpoint.target.version == rpcapi.RPC_API_VERSION == '1.3'
+        assert endpoint.target.version == rpcapi.RPC_API_VERSION == '1.4'
         called = {name for name, value in vars(rpcapi.ConductorAPI).items()
                   if callable(value) and not name.startswith('_')}
         assert called and all(callable(getattr(endpoint, name))
