@@ -431,14 +431,14 @@ class QuotaProjectLock(BASE):
     creates of one project cannot interleave; every quota-checked create
     upserts this row first (``cyborg.db.quota_locks``), which holds the
     row lock until it commits, on every backend and across API workers.
-    ``locked_at`` is what the upsert writes: the last create's time.
+    ``updated_at`` is what the upsert writes: the last locking create's
+    time.
     """
 
     __tablename__ = 'quota_project_locks'
     __table_args__ = (_MYSQL_ARGS,)
 
     project_id = sa.Column(sa.String(255), primary_key=True)
-    locked_at = sa.Column(sa.DateTime, nullable=False)
 
 
 class InstanceClaim(BASE):

@@ -35,18 +35,19 @@ _LOCKS = models.QuotaProjectLock.__table__
 
 
 def _upsert(dialect_name, project_id, now):
+    # The update must write something for every backend to lock the row
+    # on a conflict: the lock's time.
+    values = {'project_id': project_id, 'created_at': now,
+              'updated_at': now}
     if dialect_name == 'mysql':
-        statement = mysql.insert(_LOCKS).values(project_id=project_id,
-                                                locked_at=now)
-        return statement.on_duplicate_key_update(locked_at=now)
+        return mysql.insert(_LOCKS).values(values).on_duplicate_key_update(
+            updated_at=now)
     if dialect_name == 'postgresql':
-        statement = postgresql.insert(_LOCKS).values(project_id=project_id,
-                                                     locked_at=now)
+        statement = postgresql.insert(_LOCKS).values(values)
     else:
-        statement = sqlite.insert(_LOCKS).values(project_id=project_id,
-                                                 locked_at=now)
+        statement = sqlite.insert(_LOCKS).values(values)
     return statement.on_conflict_do_update(
-        index_elements=[_LOCKS.c.project_id], set_={'locked_at': now})
+        index_elements=[_LOCKS.c.project_id], set_={'updated_at': now})
 
 
 def lock_project(session, project_id):

@@ -53,7 +53,8 @@ def upgrade():
     op.create_table(
         'quota_project_locks',
         sa.Column('project_id', sa.String(length=255), primary_key=True),
-        sa.Column('locked_at', sa.DateTime(), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=True),
+        sa.Column('updated_at', sa.DateTime(), nullable=True),
         mysql_engine='InnoDB', mysql_charset='utf8mb4')
     _backfill_resource_classes(op.get_bind())
 
