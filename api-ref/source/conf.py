@@ -29,4 +29,4 @@ openstackdocs_projects = []
 # The microversion selector of os-api-ref; the range is the one of
 # cyborg/api/microversion.py (a test checks).
 os_api_ref_min_microversion = '2.0'
-os_api_ref_max_microversion = '2.6'
+os_api_ref_max_microversion = '2.7'

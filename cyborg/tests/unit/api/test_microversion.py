@@ -9,10 +9,11 @@ from cyborg.api import microversion
 @pytest.mark.parametrize('header, expected', [
     (None, (2, 0)),
     ('accelerator 2.1', (2, 1)),
-    ('accelerator latest', (2, 6)),
+    ('accelerator latest', (2, 7)),
     ('accelerator 2.4', (2, 4)),
     ('accelerator 2.5', (2, 5)),
     ('accelerator 2.6', (2, 6)),
+    ('accelerator 2.7', (2, 7)),
     ('compute 2.90, accelerator 2.2', (2, 2)),
     ('2.3', (2, 3)),
     ('compute 2.1', (2, 0)),
@@ -22,7 +23,7 @@ def test_accepted_versions(header, expected):
 
 
 @pytest.mark.parametrize('header', [
-    'accelerator 2.7', 'accelerator 3.0', 'accelerator 1.0',
+    'accelerator 2.8', 'accelerator 3.0', 'accelerator 1.0',
     'accelerator two', 'banana', '2.99'])
 def test_unacceptable_versions_are_406(header):
     with pytest.raises(errors.NotAcceptable):
