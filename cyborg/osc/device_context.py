@@ -8,7 +8,6 @@ plus ``--config-data`` for the driver. The commands speak microversion
 message when it refuses.
 """
 
-import json
 import logging
 import uuid
 
@@ -16,6 +15,8 @@ from osc_lib.cli import format_columns
 from osc_lib.cli import parseractions
 from osc_lib.command import command
 from osc_lib import exceptions
+
+from cyborg.osc import api_calls
 
 LOG = logging.getLogger(__name__)
 
@@ -39,23 +40,8 @@ def _is_uuid(value):
 
 
 def _call(client, method, path, expect, **kwargs):
-    """The JSON answer of one API call; CommandError with the API's reason
-    otherwise (its error body carries the message as JSON text)."""
-    resp = client.request(path, method, microversion=MICROVERSION,
-                          raise_exc=False, **kwargs)
-    if resp.status_code not in expect:
-        raise exceptions.CommandError(
-            '%s %s failed (HTTP %s): %s' % (method, path, resp.status_code,
-                                            _reason(resp)))
-    return resp.json() if resp.content else None
-
-
-def _reason(resp):
-    try:
-        fault = json.loads(resp.json()['error_message'])
-        return fault['faultstring']
-    except (ValueError, KeyError, TypeError):
-        return resp.text[:300]
+    return api_calls.call(client, method, path, expect, MICROVERSION,
+                          **kwargs)
 
 
 def _row(device_context, columns):
