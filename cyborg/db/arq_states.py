@@ -167,11 +167,11 @@ def create(context, profile, counts, quota=None):
     project_id = context.project_id
     _take_quota_lock(context, quota, project_id)
     # A deleted profile is refused by the foreign key on MySQL and
-    # PostgreSQL; SQLite may not enforce it, so look (writers there run
-    # one at a time, so this read cannot go stale).
-    present = context.session.execute(sa.select(_DP.c.id).where(
-        _DP.c.id == profile['id'])).first()
-    if present is None:
+    # PostgreSQL; SQLite does not enforce it, so look there (its writers
+    # run one at a time, so this read cannot go stale).
+    if (context.session.get_bind().dialect.name == 'sqlite' and
+            context.session.execute(sa.select(_DP.c.id).where(
+                _DP.c.id == profile['id'])).first() is None):
         raise exception.DeviceProfileNotFound(ident=profile['name'])
     _check_quota(context, quota, project_id, counts)
     try:
