@@ -160,7 +160,9 @@ def create(context, profile, counts, quota=None):
     (QuotaExceeded) and the ARQs inserted, all in this transaction (when
     no class of the create has a limit, none of that happens). A
     profile deleted since is DeviceProfileNotFound. Returns the ARQs as
-    the dicts the API shows.
+    the dicts the API shows. The outermost transaction: retried whole when
+    it loses to a concurrent one (a MySQL deadlock between two first
+    upserts of one project's lock row, say).
     """
     quota = quota or enforcement.QuotaCheck(
         rc_rules.classes_of_groups(profile['groups']))
@@ -195,7 +197,8 @@ def create_from_context(context, device_context_uuid, counts, quota=None,
     ``project_id`` as the caller read it (a context's project never
     changes). ``quota`` as for :func:`create`: the quota lock comes
     before the context's row, the lock order ``quota_locks`` documents.
-    Returns the ARQs as the dicts the API shows.
+    Returns the ARQs as the dicts the API shows. The outermost
+    transaction, retried as :func:`create` is.
     """
     if quota is not None:
         _take_quota_lock(context, quota, project_id)
