@@ -159,6 +159,11 @@ class AgentUnreachable(ServiceUnavailable):
     msg_fmt = 'The agent on host %(host)s did not answer: %(reason)s'
 
 
+class QuotaLimitsUnavailable(ServiceUnavailable):
+    msg_fmt = ('The quota limits of project %(project_id)s cannot be read: '
+               '%(reason)s')
+
+
 class PlacementUnavailable(ServiceUnavailable):
     msg_fmt = 'Placement could not be reached: %(reason)s'
 
@@ -184,6 +189,13 @@ class PolicyNotAuthorized(Forbidden):
 class ARQBoundToInstance(Forbidden):
     msg_fmt = ('Accelerator requests %(uuid)s are bound to an instance; only '
                'the compute service may delete them.')
+
+
+class QuotaExceeded(Forbidden):
+    # Worded like Nova's quota errors, which operators already know.
+    msg_fmt = ('Quota exceeded for class:%(resource_class)s: requested '
+               '%(requested)d, but already used %(used)d of %(limit)d '
+               'accelerators.')
 
 
 class InstanceAlreadyHasARQs(Invalid):

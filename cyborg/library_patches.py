@@ -15,11 +15,14 @@ one). Nothing else in cyborg may touch a library's private names.
   reads options it only registers on the global ConfigOpts (correctness
   with our private ConfigOpts);
 * :func:`drop_oslo_db_sqlite_begin` - oslo.db begins every SQLite
-  transaction deferred, which fails concurrent writers (correctness).
+  transaction deferred, which fails concurrent writers (correctness);
+* :func:`point_oslo_limit_at` - oslo.limit reads its options from the
+  global cfg.CONF only (correctness with our private ConfigOpts).
 """
 
 import inspect
 
+from oslo_limit import limit as oslo_limit
 from oslo_messaging._metrics import client as messaging_metrics
 from oslo_messaging._tracing import client as messaging_tracing
 from oslo_policy import _checks as policy_checks
@@ -102,3 +105,17 @@ def drop_oslo_db_sqlite_begin(engine):
             sqlalchemy.event.remove(engine, 'begin', listener)
             found = True
     return found
+
+
+def point_oslo_limit_at(conf):
+    """Make oslo.limit read [oslo_limit] from conf (idempotent).
+
+    oslo.limit reads its options, and builds its one cached Keystone
+    connection, from the module global ``CONF`` (cfg.CONF), while our
+    services pass their own ConfigOpts. A process runs one configuration,
+    so pointing the global at it is enough; the cached connection is
+    dropped when the configuration changes (tests build several).
+    """
+    if oslo_limit.CONF is not conf:
+        oslo_limit.CONF = conf
+        oslo_limit._SDK_CONNECTION = None

@@ -69,6 +69,8 @@ PROGRAM_FAILED = 'cyborg.deployable.program_failed'
 ATTRIBUTE_NOT_FOUND = 'cyborg.attribute.not_found'
 ATTRIBUTE_DUPLICATE = 'cyborg.attribute.duplicate'
 NO_FREE_HANDLE = 'cyborg.attach_handle.none_free'
+QUOTA_EXCEEDED = 'cyborg.quota.exceeded'
+QUOTA_LIMITS_UNAVAILABLE = 'cyborg.quota.limits_unavailable'
 
 # Domain exception -> (status, code). Looked up along the class's MRO, so a
 # new subclass is mapped by its family until it earns its own code.
@@ -81,6 +83,7 @@ _DOMAIN_ERRORS = {
     exception.AttachHandleNotFound: (404, ATTACH_HANDLE_NOT_FOUND),
     exception.AttributeNotFound: (404, ATTRIBUTE_NOT_FOUND),
     exception.NotFound: (404, NOT_FOUND),
+    exception.QuotaExceeded: (403, QUOTA_EXCEEDED),
     exception.Forbidden: (403, FORBIDDEN),
     exception.Invalid: (400, INVALID),
     exception.DuplicateDeviceProfile: (409, DP_DUPLICATE),
@@ -97,6 +100,7 @@ _DOMAIN_ERRORS = {
     exception.NoFreeAttachHandle: (409, NO_FREE_HANDLE),
     exception.Conflict: (409, CONFLICT),
     exception.ConductorTooOld: (503, CONDUCTOR_TOO_OLD),
+    exception.QuotaLimitsUnavailable: (503, QUOTA_LIMITS_UNAVAILABLE),
     exception.ServiceUnavailable: (503, SERVICE_UNAVAILABLE),
     exception.ProgrammingFailed: (500, PROGRAM_FAILED),
 }

@@ -31,6 +31,7 @@ VERSIONS = [
     '2.4',  # Device contexts; ARQs from a context; ARQs show config_data.
     '2.5',  # GET /v2/attach_handles/{uuid}/releases: release audit (admin).
     '2.6',  # Devices show "health" and "health_reason"; ?health= filter.
+    '2.7',  # GET /v2/quotas/usage: a project's usage and limits.
     '2.8',  # GET .../device_profiles/{id}/explain and device_contexts (admin).
 ]
 

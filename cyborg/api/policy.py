@@ -54,13 +54,15 @@ class APIRequestContext(cyborg_context.RequestContext):
         super().__init__(**kwargs)
         self._enforcer = enforcer
 
-    def can(self, rule):
+    def can(self, rule, project_id=None):
         """Raise exception.PolicyNotAuthorized unless the caller may perform rule.
 
-        The target is always the caller's own project: isolation between
-        projects is done by the queries, not by policy.
+        The target is the caller's own project: isolation between projects
+        is done by the queries, not by policy. A rule about another
+        project's data (``project_id``: quota usage) targets that project.
         """
-        target = {'project_id': self.project_id, 'user_id': self.user_id}
+        target = {'project_id': project_id or self.project_id,
+                  'user_id': self.user_id}
         try:
             allowed = self._enforcer.enforce(rule, target, self)
         except policy.InvalidScope:

@@ -26,6 +26,7 @@ from cyborg.api.handlers import device_contexts
 from cyborg.api.handlers import device_profiles
 from cyborg.api.handlers import devices
 from cyborg.api.handlers import explain
+from cyborg.api.handlers import quotas
 from cyborg.api.handlers import versions
 
 Route = collections.namedtuple(
@@ -101,6 +102,10 @@ ROUTES = (
     route('POST', '/v2/attributes', attributes.create_attribute),
     route('GET', '/v2/attributes/{uuid}', attributes.show_attribute),
     route('DELETE', '/v2/attributes/{uuid}', attributes.delete_attribute),
+
+    # Quota usage arrived in 2.7.
+    route('GET', '/v2/quotas/usage', quotas.show_usage,
+          min_version=quotas.USAGE_VERSION),
 )
 
 _PARAMETER = re.compile(r'{(\w+)}')

@@ -20,6 +20,7 @@ from cyborg.conf import nova
 from cyborg.conf import pci
 from cyborg.conf import placement
 from cyborg.conf import privsep
+from cyborg.conf import quota
 from cyborg.conf import service_user
 from cyborg.conf import upgrade_levels
 
@@ -27,7 +28,7 @@ from cyborg.conf import upgrade_levels
 OPTION_MODULES = (
     default, api, agent, conductor, gpu_devices, pci, nic_devices, fpga,
     glance, nova, placement, service_user, keystone, privsep,
-    device_contexts, upgrade_levels,
+    device_contexts, upgrade_levels, quota,
 )
 
 DEFAULT_DB_CONNECTION = 'sqlite:///$state_path/cyborg.sqlite'

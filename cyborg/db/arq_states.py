@@ -34,6 +34,13 @@ the context's expiry clock, binding one gives the context its instance
 ARQ releases it. Those transactions change the context row before the
 ARQ rows, the lock order ``device_contexts`` documents.
 
+A create checked against quotas (:func:`create`, :func:`create_from_context`)
+takes its project's quota lock (``quota_locks``) before anything else, so
+the full lock order of a create is quota lock, device context, ARQs; it
+counts the project's usage (``quota_usage``) and inserts in that same
+transaction, so a burst of creates can never end over the limit. Each ARQ
+is stored with the resource class it counts against.
+
 The ``instance_claims`` table is written here too, in the transactions
 that give ARQs an instance or take it away: its primary key is what makes
 "an instance gets its ARQs once" hold when two binds race. Freed attach
@@ -52,7 +59,11 @@ from cyborg.db import attach_handles
 from cyborg.db import device_contexts
 from cyborg.db import engine
 from cyborg.db import models
+from cyborg.db import quota_locks
+from cyborg.db import quota_usage
 from cyborg import exception
+from cyborg.quota import enforcement
+from cyborg.quota import resource_classes as rc_rules
 
 _ARQ = models.ExtendedAcceleratorRequest.__table__
 _DP = models.DeviceProfile.__table__
@@ -136,18 +147,37 @@ def _row(session, arq_uuid):
 
 # Creation (API)
 
+@engine.retry_on_contention
 @engine.writer
-def create(context, profile, counts):
+def create(context, profile, counts, quota=None):
     """Create ``counts[i]`` ARQs for group i of profile, all Initial.
 
-    ``profile`` is the dict ``device_profiles.get_device_profile`` returned
-    in the caller's write transaction, which this joins: a profile deleted
-    since is then either seen by that read (SQLite writers run one at a
-    time) or refused by the foreign key (DeviceProfileNotFound). Returns
-    the ARQs as the dicts the API shows.
+    ``profile`` is the dict ``device_profiles.get_device_profile``
+    returned, read before this transaction (a profile never changes; it is
+    re-found here by id). ``quota`` (an ``enforcement.QuotaCheck``) gives
+    each group's resource class and the project's limits; with limits, the
+    project's quota lock is taken first, then usage is counted and checked
+    (QuotaExceeded) and the ARQs inserted, all in this transaction (when
+    no class of the create has a limit, none of that happens). A
+    profile deleted since is DeviceProfileNotFound. Returns the ARQs as
+    the dicts the API shows. The outermost transaction: retried whole when
+    it loses to a concurrent one (a MySQL deadlock between two first
+    upserts of one project's lock row, say).
     """
+    quota = quota or enforcement.QuotaCheck(
+        rc_rules.classes_of_groups(profile['groups']))
+    project_id = context.project_id
+    _take_quota_lock(context, quota, project_id)
+    # A deleted profile is refused by the foreign key on MySQL and
+    # PostgreSQL; SQLite does not enforce it, so look there (its writers
+    # run one at a time, so this read cannot go stale).
+    if (context.session.get_bind().dialect.name == 'sqlite' and
+            context.session.execute(sa.select(_DP.c.id).where(
+                _DP.c.id == profile['id'])).first() is None):
+        raise exception.DeviceProfileNotFound(ident=profile['name'])
+    _check_quota(context, quota, project_id, counts)
     try:
-        return _insert(context, counts, context.project_id,
+        return _insert(context, counts, project_id, quota.classes,
                        {'device_profile_id': profile['id']},
                        {'device_profile_name': profile['name'],
                         'device_context_uuid': None, 'config_data': {}})
@@ -155,28 +185,53 @@ def create(context, profile, counts):
         raise exception.DeviceProfileNotFound(ident=profile['name'])
 
 
+@engine.retry_on_contention
 @engine.writer
-def create_from_context(context, device_context_uuid, counts):
+def create_from_context(context, device_context_uuid, counts, quota=None,
+                        project_id=None):
     """Create ``counts[i]`` ARQs for group i of a device context (2.4).
 
     The context must be live, visible to the caller and Unbound or
     Released (``device_contexts.take_for_arqs``, whose compare-and-swap
-    also stops its expiry); the ARQs belong to the context's project.
-    Returns the ARQs as the dicts the API shows.
+    also stops its expiry); the ARQs belong to the context's project,
+    ``project_id`` as the caller read it (a context's project never
+    changes). ``quota`` as for :func:`create`: the quota lock comes
+    before the context's row, the lock order ``quota_locks`` documents.
+    Returns the ARQs as the dicts the API shows. The outermost
+    transaction, retried as :func:`create` is.
     """
+    if quota is not None:
+        _take_quota_lock(context, quota, project_id)
     source = device_contexts.take_for_arqs(context, device_context_uuid)
-    return _insert(context, counts, source['project_id'],
+    quota = quota or enforcement.QuotaCheck(
+        rc_rules.classes_of_groups(source['groups']))
+    _check_quota(context, quota, source['project_id'], counts)
+    return _insert(context, counts, source['project_id'], quota.classes,
                    {'device_context_id': source['id']},
                    {'device_profile_name': None,
                     'device_context_uuid': source['uuid'],
                     'config_data': source['config_data']})
 
 
-def _insert(context, counts, project_id, source_columns, source_view):
+def _take_quota_lock(context, quota, project_id):
+    # First statement of the transaction: see quota_locks.
+    if quota.enforced:
+        quota_locks.lock_project(context.session, project_id)
+
+
+def _check_quota(context, quota, project_id, counts):
+    if quota.enforced:
+        quota.check(quota_usage.count_in_session(context.session,
+                                                 project_id), counts)
+
+
+def _insert(context, counts, project_id, classes, source_columns,
+            source_view):
     now = _now()
     rows = [
         dict(source_columns, uuid=uuidutils.generate_uuid(), state=INITIAL,
              substate=INITIAL, device_profile_group_id=group_id,
+             resource_class=classes[group_id],
              project_id=project_id, created_at=now)
         for group_id, count in enumerate(counts)
         for _ in range(count)

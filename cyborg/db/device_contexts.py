@@ -18,6 +18,10 @@ Released   its last ARQ was deleted while it was Bound     :func:`release`,
                                                            :func:`delete`
 =========  ==============================================  ===================
 
+A context holds no accelerators itself, so creating one is not checked
+against quotas: the ARQs made from it are, when they are created (and
+they count against the context's project).
+
 A context is used by one instance: the bind's compare-and-swap
 (``UPDATE ... WHERE instance_uuid IS NULL OR instance_uuid = <this one>``)
 makes a second instance lose, however binds interleave. ARQs may be
@@ -33,7 +37,10 @@ the API's answer does not depend on when the conductor's purge runs.
 
 Lock order, to keep concurrent writers from deadlocking on MySQL and
 PostgreSQL: a transaction that writes a context and its ARQs changes the
-context row first, then the ARQ rows (``arq_states`` follows it); and
+context row first, then the ARQ rows (``arq_states`` follows it); a
+create of ARQs checked against quotas takes its project's quota lock
+(``quota_locks``) before the context row, and nothing that holds a
+context row asks for a quota lock; and
 every write names the context row by its primary key (a uuid is turned
 into the id by a plain read first), so InnoDB always locks the row's
 clustered record before its secondary index entries: a write by the

@@ -358,6 +358,9 @@ class ExtendedAcceleratorRequest(BASE):
             name='ck_extended_accelerator_requests0one_source'),
         sa.Index('extended_accelerator_requests_project_id_idx',
                  'project_id'),
+        # Serves the quota usage count: a project's ARQs per class.
+        sa.Index('extended_accelerator_requests_project_id_rc_idx',
+                 'project_id', 'resource_class'),
         sa.Index('extended_accelerator_requests_state_idx', 'state'),
         sa.Index('extended_accelerator_requests_device_profile_id_idx',
                  'device_profile_id'),
@@ -395,6 +398,9 @@ class ExtendedAcceleratorRequest(BASE):
                                   nullable=True)
     device_profile_group_id = sa.Column(sa.Integer, nullable=False,
                                         default=0, server_default='0')
+    # The resource class the ARQ counts against in quotas (its group's,
+    # by cyborg.quota.resource_classes). Nullable: a group may name none.
+    resource_class = sa.Column(sa.String(255), nullable=True)
     hostname = sa.Column(sa.String(255), nullable=True)
     device_rp_uuid = sa.Column(sa.String(36), nullable=True)
     instance_uuid = sa.Column(sa.String(36), nullable=True)
@@ -416,6 +422,23 @@ class ExtendedAcceleratorRequest(BASE):
     bind_lease_owner = sa.Column(sa.String(255), nullable=True)
     bind_lease_expires_at = sa.Column(sa.DateTime, nullable=True)
     bind_error = sa.Column(sa.Text, nullable=True)
+
+
+class QuotaProjectLock(BASE):
+    """A project's quota lock: the row a create of its ARQs locks first.
+
+    Counting a project's ARQs and inserting new ones is only safe when two
+    creates of one project cannot interleave; every quota-checked create
+    upserts this row first (``cyborg.db.quota_locks``), which holds the
+    row lock until it commits, on every backend and across API workers.
+    ``updated_at`` is what the upsert writes: the last locking create's
+    time.
+    """
+
+    __tablename__ = 'quota_project_locks'
+    __table_args__ = (_MYSQL_ARGS,)
+
+    project_id = sa.Column(sa.String(255), primary_key=True)
 
 
 class InstanceClaim(BASE):

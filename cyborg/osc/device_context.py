@@ -8,7 +8,6 @@ plus ``--config-data`` for the driver. The commands speak microversion
 message when it refuses.
 """
 
-import json
 import logging
 import uuid
 
@@ -16,6 +15,8 @@ from osc_lib.cli import format_columns
 from osc_lib.cli import parseractions
 from osc_lib.command import command
 from osc_lib import exceptions
+
+from cyborg.osc import api_calls
 
 LOG = logging.getLogger(__name__)
 
@@ -38,25 +39,9 @@ def _is_uuid(value):
     return True
 
 
-def call(client, method, path, expect, microversion=MICROVERSION,
-         **kwargs):
-    """The JSON answer of one API call; CommandError with the API's reason
-    otherwise (its error body carries the message as JSON text)."""
-    resp = client.request(path, method, microversion=microversion,
-                          raise_exc=False, **kwargs)
-    if resp.status_code not in expect:
-        raise exceptions.CommandError(
-            '%s %s failed (HTTP %s): %s' % (method, path, resp.status_code,
-                                            _reason(resp)))
-    return resp.json() if resp.content else None
-
-
-def _reason(resp):
-    try:
-        fault = json.loads(resp.json()['error_message'])
-        return fault['faultstring']
-    except (ValueError, KeyError, TypeError):
-        return resp.text[:300]
+def _call(client, method, path, expect, **kwargs):
+    return api_calls.call(client, method, path, expect, MICROVERSION,
+                          **kwargs)
 
 
 def _row(device_context, columns):
@@ -96,7 +81,7 @@ class CreateDeviceContext(command.ShowOne):
             body['device_profile_uuid'] = parsed_args.device_profile
         else:
             body['device_profile_name'] = parsed_args.device_profile
-        created = call(client, 'POST', PATH, (201,), json=body)
+        created = _call(client, 'POST', PATH, (201,), json=body)
         return COLUMNS, _row(created, COLUMNS)
 
 
@@ -112,7 +97,7 @@ class ListDeviceContext(command.Lister):
     def take_action(self, parsed_args):
         client = self.app.client_manager.accelerator_device_context
         columns = COLUMNS if parsed_args.long else LIST_COLUMNS
-        found = call(client, 'GET', PATH, (200,))['device_contexts']
+        found = _call(client, 'GET', PATH, (200,))['device_contexts']
         return columns, [_row(item, columns) for item in found]
 
 
@@ -127,7 +112,7 @@ class ShowDeviceContext(command.ShowOne):
 
     def take_action(self, parsed_args):
         client = self.app.client_manager.accelerator_device_context
-        shown = call(client, 'GET', '%s/%s' % (PATH, parsed_args.uuid),
+        shown = _call(client, 'GET', '%s/%s' % (PATH, parsed_args.uuid),
                       (200,))['device_context']
         return COLUMNS, _row(shown, COLUMNS)
 
@@ -146,7 +131,7 @@ class DeleteDeviceContext(command.Command):
         failed = []
         for context_uuid in parsed_args.uuids:
             try:
-                call(client, 'DELETE', '%s/%s' % (PATH, context_uuid),
+                _call(client, 'DELETE', '%s/%s' % (PATH, context_uuid),
                       (204,))
             except exceptions.CommandError as exc:
                 LOG.error('%s', exc)

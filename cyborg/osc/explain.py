@@ -9,7 +9,7 @@ group instead, with what each has free and why not.
 from osc_lib.cli import format_columns
 from osc_lib.command import command
 
-from cyborg.osc import device_context
+from cyborg.osc import api_calls
 
 MICROVERSION = '2.8'
 GROUP_COLUMNS = ('group_id', 'resources', 'required_traits',
@@ -54,9 +54,9 @@ class _Explain(command.Lister):
 
     def take_action(self, parsed_args):
         client = self.app.client_manager.accelerator_device_context
-        answer = device_context.call(
+        answer = api_calls.call(
             client, 'GET', self.path_format % parsed_args.ident, (200,),
-            microversion=MICROVERSION)
+            MICROVERSION)
         if parsed_args.providers:
             return PROVIDER_COLUMNS, _provider_rows(answer['groups'])
         return GROUP_COLUMNS, [_group_row(g) for g in answer['groups']]

@@ -3,7 +3,9 @@
 python-openstackclient imports every plugin module at start-up, so this
 one imports nothing heavy. Its client is the openstacksdk accelerator
 proxy of the command's connection: the same endpoint discovery, auth and
-``auth_type: none`` handling as ``openstack accelerator ...``.
+``auth_type: none`` handling as ``openstack accelerator ...``. The
+command group's name is the device context commands' (the first ones
+here); the quota usage command is in it too.
 """
 
 API_NAME = 'accelerator_device_context'

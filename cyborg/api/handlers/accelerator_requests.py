@@ -33,6 +33,8 @@ from cyborg.db import device_profiles as dp_db
 from cyborg.db import engine as db_engine
 from cyborg import exception
 from cyborg import notifications
+from cyborg.quota import enforcement
+from cyborg.quota import resource_classes as rc_rules
 
 LOG = logging.getLogger(__name__)
 
@@ -196,12 +198,15 @@ def create_arqs(req):
             req, ctx, validation.canonical_uuid(body['device_context_uuid']))
     else:
         name = body['device_profile_name']
-        # One transaction: the profile read, then the ARQs written.
-        with db_engine.write_transaction(ctx):
-            profile = dp_db.get_device_profile(ctx, name=name)
-            counts = accelerator_counts(req, 'Device profile %s' % name,
-                                        profile['groups'])
-            arqs = arq_states.create(ctx, profile, counts)
+        # A profile never changes once created: count and fetch limits
+        # from this read, before the create transaction (which takes the
+        # quota lock first and re-finds the profile by id).
+        profile = dp_db.get_device_profile(ctx, name=name)
+        counts = accelerator_counts(req, 'Device profile %s' % name,
+                                    profile['groups'])
+        arqs = arq_states.create(
+            ctx, profile, counts,
+            quota=quota_check(req, ctx.project_id, profile['groups']))
     base_url = req.links_base
     return common.json_response(
         {'arqs': [_view(arq, base_url, req.version) for arq in arqs]},
@@ -209,12 +214,29 @@ def create_arqs(req):
 
 
 def _create_from_context(req, ctx, uuid):
-    # The groups never change once a context exists, so counting from
-    # this read is safe; the create itself re-checks the context's state.
+    # The groups and the project never change once a context exists, so
+    # counting and fetching limits from this read is safe; the create
+    # itself re-checks the context's state.
     device_context = dc_db.get_device_context(ctx, uuid)
     counts = accelerator_counts(req, 'Device context %s' % uuid,
                                 device_context['groups'])
-    return arq_states.create_from_context(ctx, uuid, counts)
+    project_id = device_context['project_id']
+    return arq_states.create_from_context(
+        ctx, uuid, counts,
+        quota=quota_check(req, project_id, device_context['groups']),
+        project_id=project_id)
+
+
+def quota_check(req, project_id, groups):
+    """What a create of ARQs for groups must fit in (QuotaCheck).
+
+    The limits are read here, before the create transaction: with unified
+    limits it is a call to Keystone (QuotaLimitsUnavailable, a 503, when
+    it fails).
+    """
+    classes = rc_rules.classes_of_groups(groups)
+    limits = req.services.quota_limits.limits_for(project_id, set(classes))
+    return enforcement.QuotaCheck(classes, limits)
 
 
 def accelerator_counts(req, source, groups):

@@ -22,6 +22,7 @@ from cyborg.api import policy
 from cyborg.api import profile_renderings
 from cyborg.db import device_contexts
 from cyborg import notifications
+from cyborg.quota import limits as quota_limits
 
 UTC = datetime.timezone.utc
 
@@ -47,6 +48,8 @@ class APIServices:
         # Which handles unbinds and deletes send to be scrubbed.
         self.scrub_policy = scrub_policy.ScrubPolicy.from_conf(conf)
         self.profile_renderings = profile_renderings.ProfileRenderings()
+        # Where a project's limits per resource class come from.
+        self.quota_limits = quota_limits.from_conf(conf)
 
 
 class APIRequest(webob.Request):
@@ -81,10 +84,14 @@ class APIRequest(webob.Request):
                 is_admin=is_admin)
         return self._context
 
-    def authorize(self, rule):
-        """The caller's context, once it passed the policy rule (else 403)."""
+    def authorize(self, rule, project_id=None):
+        """The caller's context, once it passed the policy rule (else 403).
+
+        ``project_id``: the project the request is about, when it is not
+        necessarily the caller's (see ``APIRequestContext.can``).
+        """
         ctx = self.context
-        ctx.can(rule)
+        ctx.can(rule, project_id=project_id)
         return ctx
 
     @property

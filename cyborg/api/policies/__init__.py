@@ -14,6 +14,7 @@ from cyborg.api.policies import deployables
 from cyborg.api.policies import device_contexts
 from cyborg.api.policies import device_profiles
 from cyborg.api.policies import devices
+from cyborg.api.policies import quotas
 
 
 def list_policies():
@@ -26,4 +27,5 @@ def list_policies():
         deployables.list_rules(),
         attributes.list_rules(),
         attach_handles.list_rules(),
+        quotas.list_rules(),
     ))

@@ -8,6 +8,7 @@ import inspect
 
 from oslo_config import cfg
 from oslo_db.sqlalchemy import engines
+from oslo_limit import limit as oslo_limit
 import oslo_messaging as messaging
 from oslo_policy import _checks as policy_checks
 from oslo_policy import policy
@@ -97,3 +98,20 @@ def test_oslo_db_sqlite_engines_still_have_the_begin_listener_we_drop():
     assert library_patches.OSLO_DB_SQLITE_BEGIN not in [
         getattr(listener, '__name__', '')
         for listener in engine.dispatch.begin]
+
+
+def test_oslo_limit_still_reads_the_module_globals_we_point():
+    assert oslo_limit.CONF is cfg.CONF or isinstance(oslo_limit.CONF,
+                                                     cfg.ConfigOpts)
+    assert hasattr(oslo_limit, '_SDK_CONNECTION')
+    saved = oslo_limit.CONF, oslo_limit._SDK_CONNECTION
+    conf = cfg.ConfigOpts()
+    try:
+        oslo_limit._SDK_CONNECTION = object()
+        library_patches.point_oslo_limit_at(conf)
+        assert oslo_limit.CONF is conf
+        assert oslo_limit._SDK_CONNECTION is None
+        # The connection oslo.limit builds reads our conf's [oslo_limit].
+        assert 'CONF' in oslo_limit._get_keystone_connection.__code__.co_names
+    finally:
+        oslo_limit.CONF, oslo_limit._SDK_CONNECTION = saved

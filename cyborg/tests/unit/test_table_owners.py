@@ -34,11 +34,14 @@ OWNERS = {
     'device_contexts': 'cyborg/db/device_contexts.py',
     'nova_events': 'cyborg/db/nova_event_outbox.py',
     'agent_hosts': 'cyborg/db/agent_hosts.py',
+    'quota_project_locks': 'cyborg/db/quota_locks.py',
 }
 # Statement builders that write nothing on their own (the owners call them
 # with their tables), and the schema's own tooling.
 EXEMPT = ('cyborg/db/bulk.py', 'cyborg/db/migrations/', 'cyborg/tests/')
 WRITE_BUILDERS = {'insert', 'update', 'delete'}
+# sqlalchemy.dialects modules, whose insert() builds an upsert.
+DIALECT_MODULES = ('mysql', 'postgresql', 'sqlite')
 BULK_WRITERS = {'insert_rows', 'update_rows', 'delete_rows'}
 ORM_WRITES = {'add', 'add_all', 'flush', 'merge'}
 
@@ -102,7 +105,8 @@ def _writes(tree):
             if not isinstance(func, ast.Attribute):
                 continue
             owner = func.value.id if isinstance(func.value, ast.Name) else ''
-            if owner in ('sa', 'sqlalchemy') and func.attr in WRITE_BUILDERS:
+            if (owner in ('sa', 'sqlalchemy') + DIALECT_MODULES
+                    and func.attr in WRITE_BUILDERS):
                 target = node.args[0] if node.args else None
             elif owner == 'bulk' and func.attr in BULK_WRITERS:
                 target = node.args[1] if len(node.args) > 1 else None

@@ -124,6 +124,24 @@ class PublicEndpointFixture(APIFixture):
         'api.public_endpoint': 'https://cloud.example.com/accelerator/'}
 
 
+class QuotaFixture(APIFixture):
+    """As APIFixture, with quota limits from configuration: 3 FPGAs and 2
+    CUSTOM_QATs for every project, 1 FPGA for PROJECT_ID_ALT."""
+
+    conf_overrides = {'quota.default_limits': {'FPGA': '3',
+                                               'CUSTOM_QAT': '2'}}
+
+    def start_fixture(self):
+        global APP
+        super().start_fixture()
+        # The override names a project id made by export_environment, so
+        # the application is built again once it is known.
+        self.conf.set_override(
+            'project_limits',
+            {os.environ['PROJECT_ID_ALT'] + '/FPGA': '1'}, group='quota')
+        APP = api_app.build_app(self.conf, self.transport)
+
+
 def _insert(conn, orm_class, /, **values):
     values.setdefault('created_at', timeutils.utcnow())
     return conn.execute(sa.insert(orm_class.__table__), values

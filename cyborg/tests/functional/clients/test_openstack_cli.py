@@ -220,6 +220,39 @@ def test_device_context_commands(db, cli, stub_nova, bind_conf):
     assert neither.returncode != 0
 
 
+@pytest.fixture
+def fpga_limit(bind_conf):
+    """Every project may hold 2 FPGAs (set before the service starts)."""
+    bind_conf.set_override('default_limits', {'FPGA': '2'}, group='quota')
+
+
+def test_quota_usage_command(fpga_limit, cli):
+    # Our plugin's command beside python-openstackclient's ARQ commands,
+    # which get the API's 403 when the limit is reached.
+    cli, _rp, _host = cli
+    assert cli.json('accelerator', 'quota', 'usage', 'show') == [
+        {'Resource Class': 'FPGA', 'In Use': 0, 'Limit': 2}]
+    cli.run('accelerator', 'device', 'profile', 'create',
+            '--group', 'resources:FPGA=1', 'cli-quota-profile')
+    for _ in range(2):
+        cli.json('accelerator', 'arq', 'create', 'cli-quota-profile')
+    refused = cli.run('accelerator', 'arq', 'create', 'cli-quota-profile',
+                      check=False)
+    assert refused.returncode != 0
+    assert 'Quota exceeded for class:FPGA' in refused.stderr
+
+    assert cli.json('accelerator', 'quota', 'usage', 'show',
+                    '--project', 'admin') == [
+        {'Resource Class': 'FPGA', 'In Use': 2, 'Limit': 2}]
+    assert cli.json('accelerator', 'quota', 'usage', 'show',
+                    '--project', 'elsewhere') == [
+        {'Resource Class': 'FPGA', 'In Use': 0, 'Limit': 2}]
+    bad = cli.run('accelerator', 'quota', 'usage', 'show', '--project',
+                  'no spaces', check=False)
+    assert bad.returncode != 0
+    assert 'HTTP 400' in bad.stderr and 'project_id must be' in bad.stderr
+
+
 def _arq_from_context(cli, context_uuid):
     """An ARQ made from the context, through the CLI's own SDK connection
     (no ``openstack accelerator arq create`` option names a context)."""

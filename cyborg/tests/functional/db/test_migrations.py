@@ -139,3 +139,54 @@ def test_device_contexts_migration_keeps_the_arqs(database_type, tmp_path):
                 uuid='00000000-0000-0000-0000-0000000000a2',
                 state='Initial', substate='Initial',
                 device_context_id=context_id, device_profile_group_id=0))
+
+
+@pytest.mark.parametrize('database_type', db_fixture.BACKENDS)
+def test_quotas_migration_gives_existing_arqs_their_class(database_type,
+                                                          tmp_path):
+    # 0011 backfills resource_class from each ARQ's profile or context
+    # group, by the create path's rule, so usage counts old ARQs at once.
+    arqs = models.ExtendedAcceleratorRequest.__table__
+    with db_fixture.empty_database(database_type, tmp_path) as engine:
+        migration.upgrade('3b5d7f9a1c20', engine=engine)
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO device_profiles (uuid, name, profile_json) "
+                "VALUES ('00000000-0000-0000-0000-0000000000dd', 'two', "
+                "'{\"groups\": [{\"resources:FPGA\": \"1\"}, "
+                "{\"trait:CUSTOM_X\": \"required\", "
+                "\"resources:CUSTOM_QAT\": \"1\", \"resources:PGPU\": "
+                "\"1\"}, {\"accel:x\": \"y\"}]}')"))
+            profile_id = conn.execute(sa.text(
+                'SELECT id FROM device_profiles')).scalar()
+            conn.execute(sa.text(
+                "INSERT INTO device_contexts (uuid, state, groups_json, "
+                "config_data) VALUES ('00000000-0000-0000-0000-0000000000cc'"
+                ", 'Unbound', '{\"groups\": [{\"resources:VGPU\": \"2\"}]}', "
+                "'{}')"))
+            context_id = conn.execute(sa.text(
+                'SELECT id FROM device_contexts')).scalar()
+            for number, (source, source_id, group) in enumerate([
+                    ('device_profile_id', profile_id, 0),
+                    ('device_profile_id', profile_id, 1),
+                    ('device_profile_id', profile_id, 1),
+                    ('device_profile_id', profile_id, 2),
+                    ('device_context_id', context_id, 0)]):
+                conn.execute(sa.text(
+                    "INSERT INTO extended_accelerator_requests (uuid, "
+                    "state, substate, project_id, %s, "
+                    "device_profile_group_id) VALUES (:uuid, 'Initial', "
+                    "'Initial', 'p', :source, :group)" % source),
+                    {'uuid': '00000000-0000-0000-0000-%012d' % number,
+                     'source': source_id, 'group': group})
+
+        migration.upgrade('head', engine=engine)
+
+        with engine.connect() as conn:
+            classes = conn.execute(
+                sa.select(arqs.c.uuid, arqs.c.resource_class)
+                .order_by(arqs.c.uuid)).all()
+        # Group 1 asks for two classes: its first counts; group 2 none.
+        assert [resource_class for _, resource_class in classes] == [
+            'FPGA', 'CUSTOM_QAT', 'CUSTOM_QAT', None, 'VGPU']
+        assert 'quota_project_locks' in sa.inspect(engine).get_table_names()

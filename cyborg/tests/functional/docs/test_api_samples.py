@@ -134,6 +134,8 @@ STEPS = [
          request='accelerator_requests/create-request.json',
          response='accelerator_requests/create-response.json',
          save={'arq_b': 'arqs.0.uuid'}),
+    Step('GET', '/v2/quotas/usage', 200, '/v2/quotas/usage',
+         version='accelerator 2.7', response='quotas/usage-response.json'),
     Step('PATCH', '/v2/accelerator_requests', 202,
          '/v2/accelerator_requests',
          request='accelerator_requests/bind-request.json'),
@@ -254,6 +256,9 @@ def _run(step, app, state):
 def session():
     """[(step, live response body)] of one run of STEPS."""
     fixture = fixtures.InventoryFixture()
+    # Limits, so that the quota usage sample shows some.
+    fixture.conf_overrides = {'quota.default_limits': {'FPGA': '10',
+                                                       'CUSTOM_QAT': '4'}}
     saved_environ = dict(os.environ)
     fixture.start_fixture()
     try:

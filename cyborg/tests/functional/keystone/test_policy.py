@@ -74,6 +74,7 @@ RULES = {
     'cyborg:attribute:create': ADMIN,
     'cyborg:attribute:delete': ADMIN,
     'cyborg:attach_handle:list_releases': ADMIN,
+    'cyborg:quota:get_usage': READER_OR_ADMIN,
 }
 
 # One request on one route: ``send(cloud, persona, things)`` makes what
@@ -420,6 +421,17 @@ def _delete_attribute(cloud, persona, things):
                       '/v2/attributes/%s' % things.create_attribute())
 
 
+# /v2/quotas (microversion 2.7)
+
+V27 = {'OpenStack-API-Version': 'accelerator 2.7'}
+
+
+@case('show quota usage', 'GET', '/v2/quotas/usage',
+      'cyborg:quota:get_usage', 200)
+def _show_usage(cloud, persona, things):
+    return cloud.call(persona, 'GET', '/v2/quotas/usage', headers=V27)
+
+
 # Version documents: public, for every persona too.
 
 @case('root version document', 'GET', '/', None, 200)
@@ -459,3 +471,21 @@ def test_policy(keystone_cloud, things, each, persona):
         assert resp.status_code == 403, resp.text
         assert resp.headers['OpenStack-Error-Code'] == 'cyborg.policy.denied'
         assert each.rule in resp.json()['error_message']
+
+
+@pytest.mark.parametrize('persona', list(PERSONAS))
+def test_only_admins_see_another_projects_usage(keystone_cloud, persona):
+    # The target of cyborg:quota:get_usage is the project asked about:
+    # beta's usage is for beta's readers and for admins of any project.
+    beta = keystone_cloud.keystone.project_ids['beta']
+    resp = keystone_cloud.call(persona, 'GET',
+                               '/v2/quotas/usage?project_id=%s' % beta,
+                               headers=V27)
+    role = PERSONAS[persona]
+    own = keystone_cloud.keystone.personas[persona].project == 'beta'
+    if role in ADMIN or (own and role in READER_OR_ADMIN):
+        assert resp.status_code == 200, resp.text
+        assert 'usages' in resp.json()
+    else:
+        assert resp.status_code == 403, resp.text
+        assert resp.headers['OpenStack-Error-Code'] == 'cyborg.policy.denied'

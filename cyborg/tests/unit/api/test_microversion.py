@@ -13,6 +13,7 @@ from cyborg.api import microversion
     ('accelerator 2.4', (2, 4)),
     ('accelerator 2.5', (2, 5)),
     ('accelerator 2.6', (2, 6)),
+    ('accelerator 2.7', (2, 7)),
     ('accelerator 2.8', (2, 8)),
     ('compute 2.90, accelerator 2.2', (2, 2)),
     ('2.3', (2, 3)),
