@@ -9,6 +9,7 @@ import uuid
 
 from cyborg.accelerator.drivers import base
 from cyborg.clients import placement as placement_client
+from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg.tests.fixtures import agent as agent_fixture
 
 AGENT = os.path.join(os.path.dirname(sys.executable), 'cyborg-agent')
@@ -79,8 +80,9 @@ def test_an_unknown_conductor_cap_stops_the_start_with_one_line(tmp_path):
     assert _error_lines(result.stderr) == [
         "cyborg-agent: error: Invalid configuration of [upgrade_levels] "
         "conductor: '2.0' is not a version of the conductor RPC API; this "
-        "release knows 1.0, 1.1, 1.2, 1.3. Set the version the oldest conductor "
-        "still running serves, or leave the option unset."]
+        "release knows %s. Set the version the oldest conductor "
+        "still running serves, or leave the option unset."
+        % ', '.join(conductor_rpcapi.RPC_VERSIONS)]
     assert 'Traceback' not in result.stderr
 
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from cyborg.agent import rpcapi as agent_rpcapi
 from cyborg.cmd import status
+from cyborg.conductor import rpcapi as conductor_rpcapi
 from cyborg.db import agent_hosts
 from cyborg.db import engine as db_engine
 from cyborg.db import migration
@@ -168,9 +169,10 @@ def test_a_schema_behind_head_fails_and_skips_the_rest(tmp_path, conf):
      '[upgrade_levels] agent = 1.0: services using this configuration'),
     ({'conductor': '1.0', 'agent': '1.1'}, WARNING,
      '[upgrade_levels] conductor = 1.0, agent = 1.1: services'),
-    ({'conductor': '1.5'}, FAILURE,
-     "Invalid configuration of [upgrade_levels] conductor: '1.5' is not a "
-     "version of the conductor RPC API; this release knows 1.0, 1.1, 1.2, 1.3."),
+    ({'conductor': '9.0'}, FAILURE,
+     "Invalid configuration of [upgrade_levels] conductor: '9.0' is not a "
+     "version of the conductor RPC API; this release knows %s."
+     % ', '.join(conductor_rpcapi.RPC_VERSIONS)),
 ])
 def test_version_caps(conf, caps, code, words):
     for name, value in caps.items():
