@@ -14,13 +14,9 @@ import uuid
 import pytest
 import requests
 
-from cyborg.api import app as api_app
-from cyborg.db import engine as db_engine
-from cyborg.tests.fixtures import binding
-from cyborg.tests.fixtures import config as config_fixture
+from cyborg.db import migration
 from cyborg.tests.fixtures import database as db_fixture
 from cyborg.tests.fixtures import keystone as keystone_fixture
-from cyborg.tests.fixtures import loopback
 from cyborg.tests.fixtures import processes
 
 pytestmark = pytest.mark.xdist_group('keystone')
@@ -66,26 +62,23 @@ def _oslo_limit_section(keystone, endpoint_id, auth_url=None):
 
 @contextlib.contextmanager
 def _api(tmp_path, oslo_limit):
-    """A noauth API on a new database, quotas from unified limits."""
-    # A file, as an operator writes it: the auth plugin's options are
-    # registered only when oslo.limit loads the plugin.
-    config_file = processes.write_config(tmp_path / 'cyborg.conf', {
-        'quota': {'driver': 'unified_limits'}, 'oslo_limit': oslo_limit})
-    conf = config_fixture.make_conf(tmp_path, config_files=[config_file], **{
-        'database.connection': 'sqlite:///%s' % (tmp_path / 'c.sqlite')})
-    db_engine.configure(conf)
-    transport = binding.fake_transport(conf)
-    with db_fixture.schema_database('sqlite', tmp_path):
-        server = loopback.LoopbackServer(
-            api_app.build_app(conf, transport), 'cyborg-api-limits').start()
+    """A cyborg-api process (noauth) on a new database, its quotas from
+    unified limits. A process of its own, as an operator runs it: the
+    package's other tests hold this process's database wiring."""
+    with db_fixture.empty_database('sqlite', tmp_path) as engine:
+        migration.upgrade('head', engine=engine)
+        procs = processes.Processes(tmp_path)
         try:
-            requests.post(server.endpoint + '/v2/device_profiles', json=[{
+            endpoint = procs.start_api(
+                'api-limits', engine.url.render_as_string(hide_password=False),
+                sections={'quota': {'driver': 'unified_limits'},
+                          'oslo_limit': oslo_limit})
+            requests.post(endpoint + '/v2/device_profiles', json=[{
                 'name': 'one-fpga', 'groups': [{'resources:FPGA': '1'}]}],
                 timeout=30).raise_for_status()
-            yield server.endpoint
+            yield endpoint
         finally:
-            server.stop()
-            transport.cleanup()
+            procs.stop()
 
 
 def _create(endpoint, project_id):

@@ -10,7 +10,6 @@ count the same usage and the burst ends over the limit.
 """
 
 import concurrent.futures
-import socket
 import threading
 
 import pytest
@@ -19,7 +18,6 @@ import sqlalchemy as sa
 
 from cyborg.db import migration
 from cyborg.db import models
-from cyborg.tests.fixtures import binding as seed
 from cyborg.tests.fixtures import database as db_fixture
 from cyborg.tests.fixtures import processes
 
@@ -31,35 +29,6 @@ MEMBER = {'X-Project-Id': PROJECT, 'X-Roles': 'member,reader',
 QUOTA_EXCEEDED = 'cyborg.quota.exceeded'
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _start_api(procs, tmp_path, name, url):
-    port = _free_port()
-    config = processes.write_config(tmp_path / ('%s.conf' % name), {
-        'DEFAULT': {'transport_url': 'fake://', 'state_path': tmp_path,
-                    'auth_strategy': 'noauth'},
-        'api': {'host_ip': '127.0.0.1', 'port': port, 'api_workers': 2},
-        'database': {'connection': url},
-        'quota': {'driver': 'config', 'default_limits': 'FPGA:%d' % LIMIT},
-    })
-    procs.start(name, 'cyborg.cmd.api', config)
-    endpoint = 'http://127.0.0.1:%d' % port
-
-    def answers():
-        procs.check_alive()
-        try:
-            return requests.get(endpoint + '/', timeout=5).ok
-        except requests.ConnectionError:
-            return False
-    seed.wait_for(answers, timeout=60,
-                  what=lambda: '%s starting\n%s' % (name, procs.logs()))
-    return endpoint
-
-
 @pytest.fixture(params=db_fixture.BACKENDS)
 def burst_apis(request, tmp_path):
     """Two API processes (2 workers each) on one migrated database."""
@@ -68,8 +37,10 @@ def burst_apis(request, tmp_path):
         url = engine.url.render_as_string(hide_password=False)
         procs = processes.Processes(tmp_path)
         try:
-            endpoints = [_start_api(procs, tmp_path, 'api-%d' % index, url)
-                         for index in range(2)]
+            endpoints = [procs.start_api(
+                'api-%d' % index, url, workers=2, sections={'quota': {
+                    'driver': 'config', 'default_limits': 'FPGA:%d' % LIMIT}})
+                for index in range(2)]
             yield engine, endpoints
         finally:
             procs.stop()
