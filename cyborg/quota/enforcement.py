@@ -11,6 +11,12 @@ from cyborg import exception
 from cyborg.quota import resource_classes as rc_rules
 
 
+def limit_or_unlimited(value):
+    """A stored limit as callers see it: a negative one (Keystone's and
+    our configuration's -1) is unlimited, None."""
+    return None if value < 0 else value
+
+
 @dataclasses.dataclass
 class QuotaCheck:
     """What a create asks for and the limits it must fit in.

@@ -14,11 +14,8 @@ create) and :meth:`all_limits` (every class that has a limit, for
 """
 
 from cyborg import exception
+from cyborg.quota import enforcement
 from cyborg.quota import unified_limits
-
-def limit_or_unlimited(value):
-    # -1 (or any negative) is unlimited; None is how callers see that.
-    return None if value < 0 else value
 
 
 def _parse_limit(option, key, value):
@@ -62,7 +59,8 @@ class ConfigLimits:
     def all_limits(self, project_id):
         merged = dict(self.default_limits)
         merged.update(self.project_limits.get(project_id, {}))
-        return {rc: limit_or_unlimited(value) for rc, value in merged.items()}
+        return {rc: enforcement.limit_or_unlimited(value)
+                for rc, value in merged.items()}
 
     def limits_for(self, project_id, resource_classes):
         limits = self.all_limits(project_id)

@@ -24,6 +24,7 @@ from oslo_limit import limit
 
 from cyborg import exception
 from cyborg import library_patches
+from cyborg.quota import enforcement
 
 LOG = logging.getLogger(__name__)
 
@@ -41,9 +42,11 @@ def resource_name(resource_class):
     return RESOURCE_PREFIX + resource_class
 
 
-def _unlimited_if_negative(value):
-    # Keystone stores -1 for "no limit"; callers see None.
-    return None if value < 0 else value
+def _by_class(pairs):
+    # oslo.limit's (resource name, limit) pairs as {class: limit or None};
+    # names other than ours (class:...) are not accelerator limits.
+    return {name[len(RESOURCE_PREFIX):]: enforcement.limit_or_unlimited(value)
+            for name, value in pairs if name.startswith(RESOURCE_PREFIX)}
 
 
 def _no_usage(project_id, resource_names):
@@ -80,8 +83,7 @@ class UnifiedLimits:
                 project_id, [resource_name(rc) for rc in classes])
         except _KEYSTONE_FAILURES as error:
             raise self._unavailable(project_id, error)
-        return {name[len(RESOURCE_PREFIX):]: _unlimited_if_negative(value)
-                for name, value in pairs}
+        return _by_class(pairs)
 
     def all_limits(self, project_id):
         enforcer = self._enforcer(project_id)
@@ -90,6 +92,4 @@ class UnifiedLimits:
             merged.update(enforcer.get_project_limits(project_id, None))
         except _KEYSTONE_FAILURES as error:
             raise self._unavailable(project_id, error)
-        return {name[len(RESOURCE_PREFIX):]: _unlimited_if_negative(value)
-                for name, value in merged.items()
-                if name.startswith(RESOURCE_PREFIX)}
+        return _by_class(merged.items())
